@@ -1,0 +1,134 @@
+/*
+ * Block devices: one asynchronous interface in front of every backend (ram, null, file via
+ * io_uring; later a remote namespace through libnvfab). The NVMe target maps namespaces onto
+ * bdevs; `nvfab perf --local` drives the same interface for the direct-attached baseline.
+ *
+ * Threading: the registry (create, delete, lookup) belongs to the control thread. I/O goes
+ * through a per-thread channel (struct bdev_channel), so a data reactor never shares backend
+ * state with another: ram/null complete inline, the file backend owns one io_uring per channel.
+ *
+ * The caller owns struct bdev_io (embedded in its own request struct): submitting allocates
+ * nothing.
+ */
+#ifndef NVFAB_BDEV_BDEV_H
+#define NVFAB_BDEV_BDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "util/list.h"
+
+struct bdev;
+struct bdev_channel;
+struct bdev_io;
+struct evloop;
+
+enum bdev_io_type {
+	BDEV_IO_READ,
+	BDEV_IO_WRITE,
+	BDEV_IO_FLUSH,
+	BDEV_IO_WRITE_ZEROES,
+	BDEV_IO_UNMAP, /* deallocate: reads of the range return zeros afterwards */
+};
+
+/* status: 0 on success, negative errno on failure (-EIO for media errors). */
+typedef void (*bdev_io_cb)(struct bdev_io *io, int status);
+
+struct bdev_io {
+	enum bdev_io_type type;
+	bool fua;               /* WRITE: reach stable storage before completing */
+	uint64_t offset_blocks;
+	uint64_t num_blocks;
+	struct iovec *iov;      /* READ/WRITE data; total length == num_blocks * block_size */
+	int iovcnt;
+	bdev_io_cb cb;
+	void *cb_arg;
+	/* Backend-private scratch, so that backends need no per-I/O allocation. */
+	uint64_t priv[4];
+};
+
+struct bdev_ops {
+	const char *product_name;  /* as SPDK reports it: "Malloc disk", "Null disk", ... */
+	const char *driver_name;   /* bdev_get_bdevs "driver_specific" key: "malloc", "null", "uring" */
+	/* Per-thread channel. loop is the thread's event loop (for completion fds/pollers). */
+	struct bdev_channel *(*channel_create)(struct bdev *bdev, struct evloop *loop);
+	void (*channel_destroy)(struct bdev_channel *ch);
+	/* Must call io->cb exactly once, possibly before returning. Returns 0, or -errno if the
+	 * I/O was not accepted (then cb is not called). */
+	int (*submit)(struct bdev_channel *ch, struct bdev_io *io);
+	/* Optional: pointer to the stored bytes of [offset, offset+len) for zero-copy reads;
+	 * NULL if the backend has no memory image (file) or stores nothing (null). */
+	void *(*map)(struct bdev *bdev, uint64_t offset_bytes, uint64_t len);
+	/* Flushes to stable storage and releases backend resources. */
+	void (*destroy)(struct bdev *bdev);
+	/* Adds backend fields to a bdev_get_bdevs / save_config entry (json-c object). */
+	void (*dump_config)(struct bdev *bdev, void *json_params);
+};
+
+struct bdev {
+	char name[64];
+	char uuid[37];          /* RFC 4122 text form */
+	uint8_t uuid_bytes[16];
+	uint32_t block_size;    /* 512 or 4096 */
+	uint64_t num_blocks;
+	bool write_cache;       /* volatile write cache present (file without O_DIRECT/O_DSYNC) */
+	const struct bdev_ops *ops;
+	void *ctx;              /* backend state */
+	int claims;             /* namespaces using it; a claimed bdev is not deleted silently */
+	struct list_node link;  /* registry */
+};
+
+struct bdev_channel {
+	struct bdev *bdev;
+	/* backend channels embed this as their first member */
+};
+
+/* ---- registry (control thread) ---- */
+int bdev_register(struct bdev *bdev);        /* -EEXIST if the name is taken */
+void bdev_unregister(struct bdev *bdev);
+struct bdev *bdev_lookup(const char *name);   /* by name or by UUID text */
+/* Iteration in creation order; returns NULL at the end. */
+struct bdev *bdev_first(void);
+struct bdev *bdev_next(struct bdev *bdev);
+/* Unregisters and destroys. -EBUSY if claimed. */
+int bdev_delete(const char *name);
+/* Destroys every bdev (shutdown): flushes file bdevs. */
+void bdev_destroy_all(void);
+
+/* Generates a random UUID, or parses the text form if uuid_text != NULL. */
+int bdev_set_uuid(struct bdev *bdev, const char *uuid_text);
+
+/* ---- backends: create and register; return 0 and *out, or -errno with a message logged ---- */
+int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_size,
+		       const char *uuid, struct bdev **out);
+int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
+		     const char *uuid, struct bdev **out);
+/* A regular file or a block device, asynchronous through io_uring. block_size 0 = detect
+ * (logical block size of a block device, 512 for a file). O_DIRECT is used when the file system
+ * supports it; otherwise buffered I/O with a volatile write cache (Flush = fdatasync). */
+int bdev_file_create(const char *name, const char *path, uint32_t block_size,
+		     const char *uuid, struct bdev **out);
+
+/* ---- I/O ---- */
+static inline struct bdev_channel *bdev_channel_create(struct bdev *bdev, struct evloop *loop)
+{
+	return bdev->ops->channel_create(bdev, loop);
+}
+
+static inline void bdev_channel_destroy(struct bdev_channel *ch)
+{
+	ch->bdev->ops->channel_destroy(ch);
+}
+
+static inline int bdev_submit(struct bdev_channel *ch, struct bdev_io *io)
+{
+	return ch->bdev->ops->submit(ch, io);
+}
+
+static inline void *bdev_map(struct bdev *bdev, uint64_t offset, uint64_t len)
+{
+	return bdev->ops->map ? bdev->ops->map(bdev, offset, len) : NULL;
+}
+
+#endif

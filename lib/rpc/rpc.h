@@ -1,0 +1,98 @@
+/*
+ * JSON-RPC 2.0 at the edge of the daemon, speaking SPDK's method names, parameter names and
+ * result shapes so that SPDK's scripts/rpc.py works against nvfabd unchanged.
+ *
+ * Everything here runs on the control thread. A method handler decodes its params, applies the
+ * change completely or not at all, and answers exactly once with rpc_reply*() before it
+ * returns (the control thread owns all state that methods touch, so none needs to wait).
+ *
+ * The configuration file (SPDK's JSON format: {"subsystems":[{"subsystem":"bdev","config":
+ * [{"method":...,"params":...}]}, ...]}) is a list of RPC calls replayed through the same
+ * dispatch at start-up, so configuration has one code path. save_config asks every registered
+ * config writer for its calls.
+ */
+#ifndef NVFAB_RPC_RPC_H
+#define NVFAB_RPC_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+struct evloop;
+struct rpc_request;
+
+/* JSON-RPC 2.0 error codes, as SPDK uses them. */
+#define RPC_ERROR_PARSE_ERROR -32700
+#define RPC_ERROR_INVALID_REQUEST -32600
+#define RPC_ERROR_METHOD_NOT_FOUND -32601
+#define RPC_ERROR_INVALID_PARAMS -32602
+#define RPC_ERROR_INTERNAL_ERROR -32603
+
+typedef void (*rpc_method_fn)(struct rpc_request *req, struct json_object *params);
+
+/* Called at start-up (before the server or config loader runs). name must be static. */
+void rpc_register_method(const char *name, rpc_method_fn fn);
+
+/* Takes ownership of result (NULL means JSON null). */
+void rpc_reply(struct rpc_request *req, struct json_object *result);
+void rpc_reply_bool(struct rpc_request *req, bool value);
+void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Maps -errno to an error reply with a message: -EINVAL -> invalid params, others -> internal. */
+void rpc_reply_errno(struct rpc_request *req, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- parameter decoding (declarative, like SPDK's spdk_json_decode_object) ---- */
+enum rpc_param_type {
+	RPC_PARAM_STRING,   /* char[size] buffer at offset; size given in .size */
+	RPC_PARAM_BOOL,     /* bool */
+	RPC_PARAM_INT32,    /* int32_t */
+	RPC_PARAM_UINT32,   /* uint32_t */
+	RPC_PARAM_UINT64,   /* uint64_t */
+	RPC_PARAM_OBJECT,   /* struct json_object * (borrowed, valid during the handler) */
+	RPC_PARAM_ARRAY,    /* struct json_object * of type array (borrowed) */
+};
+
+struct rpc_param {
+	const char *name;
+	enum rpc_param_type type;
+	size_t offset;      /* offsetof(out struct, field) */
+	size_t size;        /* for RPC_PARAM_STRING: buffer size including NUL */
+	bool optional;
+	size_t present_offset; /* if nonzero: offsetof(out, bool field) set when present */
+};
+
+/*
+ * Decodes params (an object, or NULL when the call had none) into out. Unknown keys are
+ * rejected like SPDK does. On failure replies with RPC_ERROR_INVALID_PARAMS naming the field,
+ * and returns -EINVAL: the handler just returns.
+ */
+int rpc_decode_params(struct rpc_request *req, struct json_object *params,
+		      const struct rpc_param *spec, size_t nspec, void *out);
+
+/* ---- server ---- */
+/* Listens on a UNIX socket at path (an existing stale socket is replaced; a live one is an
+ * error: -EADDRINUSE). */
+int rpc_server_start(struct evloop *loop, const char *path);
+void rpc_server_stop(void);
+
+/* ---- configuration ---- */
+/* Replays a config file. Returns 0, or -errno after logging which call failed and why. */
+int rpc_config_load(const char *path);
+/* Same, from a parsed document (used by tests and fuzzing). */
+int rpc_config_load_json(struct json_object *doc);
+
+/* A config writer appends {"method":...,"params":...} objects to the json array `calls`. */
+typedef void (*rpc_config_writer_fn)(struct json_object *calls);
+/* subsystem: "bdev", "nvmf", ... ; writers are emitted in registration order. */
+void rpc_register_config_writer(const char *subsystem, rpc_config_writer_fn fn);
+/* Builds the whole save_config document. */
+struct json_object *rpc_config_save(void);
+
+/* Runs one call in-process, synchronously (config replay, tests): returns the reply object
+ * ({"result":...} or {"error":{...}}), owned by the caller. */
+struct json_object *rpc_call_local(const char *method, struct json_object *params);
+
+#endif

@@ -1,0 +1,265 @@
+#include "util/evloop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define EVLOOP_MAX_EVENTS 64
+
+struct evloop_msg {
+	evloop_msg_fn fn;
+	void *arg;
+	struct evloop_msg *next;
+};
+
+struct evloop {
+	char name[32];
+	int epfd;
+	int wakefd;
+	bool busy_poll;
+	volatile bool stop;
+	struct evloop_handler wake_handler;
+	struct list_node pollers;
+	struct list_node timers;
+	pthread_mutex_t msg_lock;
+	struct evloop_msg *msg_head, *msg_tail;
+};
+
+uint64_t evloop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void evloop_drain_msgs(void *arg, uint32_t events)
+{
+	struct evloop *loop = arg;
+	struct evloop_msg *m;
+	uint64_t v;
+
+	(void)events;
+	if (read(loop->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("evloop %s: eventfd read: %s", loop->name, strerror(errno));
+	pthread_mutex_lock(&loop->msg_lock);
+	m = loop->msg_head;
+	loop->msg_head = loop->msg_tail = NULL;
+	pthread_mutex_unlock(&loop->msg_lock);
+	while (m) {
+		struct evloop_msg *next = m->next;
+
+		m->fn(m->arg);
+		free(m);
+		m = next;
+	}
+}
+
+struct evloop *evloop_create(const char *name)
+{
+	struct evloop *loop = calloc(1, sizeof(*loop));
+
+	if (!loop)
+		return NULL;
+	snprintf(loop->name, sizeof(loop->name), "%s", name);
+	list_init(&loop->pollers);
+	list_init(&loop->timers);
+	pthread_mutex_init(&loop->msg_lock, NULL);
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->epfd < 0 || loop->wakefd < 0 ||
+	    evloop_add_fd(loop, &loop->wake_handler, loop->wakefd, EPOLLIN, evloop_drain_msgs, loop)) {
+		log_error("evloop %s: cannot create: %s", name, strerror(errno));
+		evloop_destroy(loop);
+		return NULL;
+	}
+	return loop;
+}
+
+void evloop_destroy(struct evloop *loop)
+{
+	if (!loop)
+		return;
+	/* Run what is still queued so that senders' resources are released. */
+	if (loop->wakefd >= 0)
+		evloop_drain_msgs(loop, 0);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	if (loop->wakefd >= 0)
+		close(loop->wakefd);
+	pthread_mutex_destroy(&loop->msg_lock);
+	free(loop);
+}
+
+const char *evloop_name(const struct evloop *loop)
+{
+	return loop->name;
+}
+
+void evloop_set_busy_poll(struct evloop *loop, bool busy)
+{
+	loop->busy_poll = busy;
+}
+
+int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
+		  evloop_fd_fn fn, void *arg)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = h};
+
+	h->fn = fn;
+	h->arg = arg;
+	h->fd = fd;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int evloop_mod_fd(struct evloop *loop, struct evloop_handler *h, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = h};
+
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, h->fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void evloop_del_fd(struct evloop *loop, struct evloop_handler *h)
+{
+	if (h->fd >= 0)
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+	h->fd = -1;
+}
+
+void evloop_add_poller(struct evloop *loop, struct evloop_poller *p, evloop_poll_fn fn, void *arg)
+{
+	p->fn = fn;
+	p->arg = arg;
+	list_add_tail(&loop->pollers, &p->link);
+}
+
+void evloop_del_poller(struct evloop *loop, struct evloop_poller *p)
+{
+	(void)loop;
+	list_del(&p->link);
+}
+
+void evloop_timer_start(struct evloop *loop, struct evloop_timer *t, uint32_t delay_ms,
+			uint32_t period_ms, evloop_timer_fn fn, void *arg)
+{
+	if (t->armed)
+		list_del(&t->link);
+	t->fn = fn;
+	t->arg = arg;
+	t->deadline_ns = evloop_now_ns() + (uint64_t)delay_ms * 1000000ull;
+	t->period_ns = (uint64_t)period_ms * 1000000ull;
+	t->armed = true;
+	list_add_tail(&loop->timers, &t->link);
+}
+
+void evloop_timer_stop(struct evloop *loop, struct evloop_timer *t)
+{
+	(void)loop;
+	if (t->armed) {
+		list_del(&t->link);
+		t->armed = false;
+	}
+}
+
+int evloop_send(struct evloop *loop, evloop_msg_fn fn, void *arg)
+{
+	struct evloop_msg *m = malloc(sizeof(*m));
+	uint64_t one = 1;
+
+	if (!m)
+		return -ENOMEM;
+	m->fn = fn;
+	m->arg = arg;
+	m->next = NULL;
+	pthread_mutex_lock(&loop->msg_lock);
+	if (loop->msg_tail)
+		loop->msg_tail->next = m;
+	else
+		loop->msg_head = m;
+	loop->msg_tail = m;
+	pthread_mutex_unlock(&loop->msg_lock);
+	if (write(loop->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+/* Fires due timers; returns ms until the next one (-1 if none). */
+static int evloop_run_timers(struct evloop *loop, int *work)
+{
+	uint64_t now = evloop_now_ns(), next = UINT64_MAX;
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &loop->timers) {
+		struct evloop_timer *t = list_entry(pos, struct evloop_timer, link);
+
+		if (t->deadline_ns <= now) {
+			if (t->period_ns) {
+				t->deadline_ns = now + t->period_ns;
+			} else {
+				list_del(&t->link);
+				t->armed = false;
+			}
+			(*work)++;
+			/* The callback may stop or free other timers: restart the scan after it. */
+			t->fn(t->arg);
+			return 0;
+		}
+		if (t->deadline_ns < next)
+			next = t->deadline_ns;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return (int)((next - now + 999999) / 1000000);
+}
+
+int evloop_run_once(struct evloop *loop, int timeout_ms)
+{
+	struct epoll_event events[EVLOOP_MAX_EVENTS];
+	struct list_node *pos, *tmp;
+	int work = 0, n, timer_ms;
+
+	list_for_each_safe(pos, tmp, &loop->pollers) {
+		struct evloop_poller *p = list_entry(pos, struct evloop_poller, link);
+
+		work += p->fn(p->arg);
+	}
+	timer_ms = evloop_run_timers(loop, &work);
+	if (work || loop->busy_poll)
+		timeout_ms = 0;
+	else if (timer_ms >= 0 && (timeout_ms < 0 || timer_ms < timeout_ms))
+		timeout_ms = timer_ms;
+
+	n = epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);
+	for (int i = 0; i < n; i++) {
+		struct evloop_handler *h = events[i].data.ptr;
+
+		h->fn(h->arg, events[i].events);
+	}
+	return work + (n > 0 ? n : 0);
+}
+
+void evloop_run(struct evloop *loop)
+{
+	while (!loop->stop)
+		evloop_run_once(loop, -1);
+}
+
+void evloop_stop(struct evloop *loop)
+{
+	uint64_t one = 1;
+
+	loop->stop = true;
+	if (write(loop->wakefd, &one, sizeof(one)) < 0)
+		log_warn("evloop %s: wake on stop: %s", loop->name, strerror(errno));
+}

@@ -1,0 +1,78 @@
+/*
+ * A small event loop: one per thread. The control thread and every data reactor run one.
+ * File descriptors are watched with epoll; pollers run on every iteration (busy-poll mode and
+ * io_uring completion reaping); timers fire from the loop thread; other threads hand work to a
+ * loop with evloop_send(), which is for the control path only (it allocates).
+ *
+ * Handlers, pollers and timers are embedded in their owner's struct: the loop never allocates
+ * on the data path.
+ */
+#ifndef NVFAB_UTIL_EVLOOP_H
+#define NVFAB_UTIL_EVLOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include "util/list.h"
+
+struct evloop;
+
+typedef void (*evloop_fd_fn)(void *arg, uint32_t events);
+typedef int (*evloop_poll_fn)(void *arg); /* returns how much work it did; 0 = idle */
+typedef void (*evloop_timer_fn)(void *arg);
+typedef void (*evloop_msg_fn)(void *arg);
+
+struct evloop_handler {
+	evloop_fd_fn fn;
+	void *arg;
+	int fd;
+};
+
+struct evloop_poller {
+	evloop_poll_fn fn;
+	void *arg;
+	struct list_node link;
+};
+
+struct evloop_timer {
+	evloop_timer_fn fn;
+	void *arg;
+	uint64_t deadline_ns;
+	uint64_t period_ns; /* 0 = one shot */
+	bool armed;
+	struct list_node link;
+};
+
+struct evloop *evloop_create(const char *name);
+void evloop_destroy(struct evloop *loop);
+const char *evloop_name(const struct evloop *loop);
+
+/* In busy-poll mode the loop never sleeps in epoll_wait: lowest latency, one core at 100 %. */
+void evloop_set_busy_poll(struct evloop *loop, bool busy);
+
+int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
+		  evloop_fd_fn fn, void *arg);
+int evloop_mod_fd(struct evloop *loop, struct evloop_handler *h, uint32_t events);
+void evloop_del_fd(struct evloop *loop, struct evloop_handler *h);
+
+void evloop_add_poller(struct evloop *loop, struct evloop_poller *p, evloop_poll_fn fn, void *arg);
+void evloop_del_poller(struct evloop *loop, struct evloop_poller *p);
+
+/* Fires after delay_ms, then every period_ms if period_ms > 0. */
+void evloop_timer_start(struct evloop *loop, struct evloop_timer *t, uint32_t delay_ms,
+			uint32_t period_ms, evloop_timer_fn fn, void *arg);
+void evloop_timer_stop(struct evloop *loop, struct evloop_timer *t);
+
+/* Thread-safe: runs fn(arg) on the loop's thread. Returns -ENOMEM on allocation failure. */
+int evloop_send(struct evloop *loop, evloop_msg_fn fn, void *arg);
+
+/* Runs until evloop_stop() (thread-safe). */
+void evloop_run(struct evloop *loop);
+void evloop_stop(struct evloop *loop);
+/* One iteration; waits at most timeout_ms for events (0 = just poll). Returns work done. */
+int evloop_run_once(struct evloop *loop, int timeout_ms);
+
+uint64_t evloop_now_ns(void);
+
+#endif

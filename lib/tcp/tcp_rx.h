@@ -1,0 +1,88 @@
+/*
+ * The NVMe/TCP receive state machine, shared by host and target: common header, rest of the
+ * header (with digest), padding, data (into the consumer's buffers), data digest. The consumer
+ * sees two events per PDU: a validated header (where it says where the data goes) and the
+ * complete PDU. A protocol violation stops the machine in TCP_RX_ERROR with the reason in
+ * rx->err, for the consumer to answer with a termination request.
+ *
+ * Bytes come from a socket (tcp_rx_recv) or from memory (tcp_rx_feed, for fuzzing and tests).
+ * Data of large PDUs is read from the socket straight into the destination buffers.
+ */
+#ifndef NVFAB_TCP_RX_H
+#define NVFAB_TCP_RX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "tcp/tcp_pdu.h"
+
+#define TCP_RX_STAGING_SIZE (32 * 1024)
+#define TCP_RX_MAX_DATA_IOV 16
+
+enum tcp_rx_state {
+	TCP_RX_HDR,     /* collecting the header: 8 bytes, then hlen (+ digest) */
+	TCP_RX_PAD,     /* skipping the padding before PDO */
+	TCP_RX_DATA,    /* copying data into the consumer's iovecs */
+	TCP_RX_DDGST,   /* collecting the data digest */
+	TCP_RX_ERROR,   /* protocol error: rx->err says why; nothing more is read */
+};
+
+struct tcp_rx;
+
+struct tcp_rx_ops {
+	/*
+	 * The header passed validation. If it carries data (rx->data_len > 0), the consumer calls
+	 * tcp_rx_set_data() or tcp_rx_discard_data() before returning. Returns 0, -EPROTO after
+	 * tcp_rx_fail(), or another -errno to stop reading (for example, the connection is closing).
+	 */
+	int (*on_header)(void *ctx, struct tcp_rx *rx);
+	/* The whole PDU is in; ddgst_ok is false when the data digest did not match. */
+	int (*on_pdu)(void *ctx, struct tcp_rx *rx, bool ddgst_ok);
+};
+
+struct tcp_rx {
+	enum tcp_rx_state state;
+	struct tcp_pdu_limits lim;
+	struct tcp_pdu_error err;
+
+	union tcp_pdu_hdr hdr;
+	uint32_t hdr_got;
+	uint32_t hdr_need;      /* 8 until the common header is in, then hlen + digest */
+	uint32_t pad_left;
+	uint32_t data_len;      /* data bytes in the current PDU */
+	uint32_t data_left;
+	bool data_discard;
+	struct iovec data_iov[TCP_RX_MAX_DATA_IOV];
+	int data_iovcnt;
+	int data_idx;
+	uint32_t crc;
+	uint8_t ddgst[NVME_TCP_DIGEST_LEN];
+	uint32_t ddgst_got;
+
+	uint8_t *staging;       /* bytes read but not yet consumed */
+	uint32_t head, tail;
+	uint64_t pdus;          /* received, for statistics */
+};
+
+int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver);
+void tcp_rx_fini(struct tcp_rx *rx);
+
+/* Data of the current PDU goes to iov (total >= rx->data_len; copied, not kept). */
+int tcp_rx_set_data(struct tcp_rx *rx, const struct iovec *iov, int iovcnt);
+void tcp_rx_discard_data(struct tcp_rx *rx);
+/* Marks a protocol error from a consumer's check of the header. Returns -EPROTO. */
+int tcp_rx_fail(struct tcp_rx *rx, uint16_t fes, uint32_t fei, const char *why);
+
+/*
+ * Reads what the socket has (at most about budget bytes) and runs the machine. Returns the
+ * number of bytes consumed (0 when nothing was available), -ECONNRESET when the peer closed,
+ * -EPROTO on a protocol error, or another -errno from the socket or a callback.
+ */
+int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *ctx, size_t budget);
+/* Runs the machine over bytes in memory. Same returns; consumes everything unless stopped. */
+int tcp_rx_feed(struct tcp_rx *rx, const uint8_t *buf, size_t len, const struct tcp_rx_ops *ops,
+		void *ctx);
+
+#endif

@@ -130,7 +130,7 @@ int tcp_pdu_validate_common(const struct nvme_tcp_common_hdr *ch, const struct t
 		return 0;
 	}
 	if (is_term) {
-		if (ch->plen < hlen || ch->plen > hlen + NVME_TCP_TERM_REQ_DATA_MAX)
+		if (ch->plen < hlen || ch->plen > (uint32_t)hlen + NVME_TCP_TERM_REQ_DATA_MAX)
 			return pdu_reject(err, NVME_TCP_FES_INVALID_HEADER, CH_OFF(plen), "termination request PLEN out of range");
 		return 0;
 	}

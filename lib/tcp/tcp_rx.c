@@ -296,6 +296,11 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 	return (int)(consumed > INT32_MAX ? INT32_MAX : consumed);
 }
 
+int tcp_rx_process_staged(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void *ctx)
+{
+	return rx_process(rx, ops, ctx);
+}
+
 int tcp_rx_feed(struct tcp_rx *rx, const uint8_t *buf, size_t len, const struct tcp_rx_ops *ops,
 		void *ctx)
 {

@@ -81,6 +81,8 @@ int tcp_rx_fail(struct tcp_rx *rx, uint16_t fes, uint32_t fei, const char *why);
  * -EPROTO on a protocol error, or another -errno from the socket or a callback.
  */
 int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *ctx, size_t budget);
+/* Runs the machine over bytes already staged (after a queue pair changes threads). */
+int tcp_rx_process_staged(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void *ctx);
 /* Runs the machine over bytes in memory. Same returns; consumes everything unless stopped. */
 int tcp_rx_feed(struct tcp_rx *rx, const uint8_t *buf, size_t len, const struct tcp_rx_ops *ops,
 		void *ctx);

@@ -28,9 +28,14 @@ struct evloop {
 	struct evloop_handler wake_handler;
 	struct list_node pollers;
 	struct list_node timers;
+	struct list_node deferred;
+	pthread_t owner;
+	bool running;
 	pthread_mutex_t msg_lock;
 	struct evloop_msg *msg_head, *msg_tail;
 };
+
+static void evloop_run_deferred(struct evloop *loop);
 
 uint64_t evloop_now_ns(void)
 {
@@ -71,6 +76,7 @@ struct evloop *evloop_create(const char *name)
 	snprintf(loop->name, sizeof(loop->name), "%s", name);
 	list_init(&loop->pollers);
 	list_init(&loop->timers);
+	list_init(&loop->deferred);
 	pthread_mutex_init(&loop->msg_lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -90,6 +96,7 @@ void evloop_destroy(struct evloop *loop)
 	/* Run what is still queued so that senders' resources are released. */
 	if (loop->wakefd >= 0)
 		evloop_drain_msgs(loop, 0);
+	evloop_run_deferred(loop);
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	if (loop->wakefd >= 0)
@@ -172,6 +179,29 @@ void evloop_timer_stop(struct evloop *loop, struct evloop_timer *t)
 	}
 }
 
+void evloop_defer(struct evloop *loop, struct evloop_deferred *d, evloop_msg_fn fn, void *arg)
+{
+	d->fn = fn;
+	d->arg = arg;
+	list_add_tail(&loop->deferred, &d->link);
+}
+
+bool evloop_is_current(const struct evloop *loop)
+{
+	return loop->running && pthread_equal(loop->owner, pthread_self());
+}
+
+static void evloop_run_deferred(struct evloop *loop)
+{
+	struct list_node *n;
+
+	while ((n = list_pop(&loop->deferred))) {
+		struct evloop_deferred *d = list_entry(n, struct evloop_deferred, link);
+
+		d->fn(d->arg);
+	}
+}
+
 int evloop_send(struct evloop *loop, evloop_msg_fn fn, void *arg)
 {
 	struct evloop_msg *m = malloc(sizeof(*m));
@@ -246,13 +276,17 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 
 		h->fn(h->arg, events[i].events);
 	}
+	evloop_run_deferred(loop);
 	return work + (n > 0 ? n : 0);
 }
 
 void evloop_run(struct evloop *loop)
 {
+	loop->owner = pthread_self();
+	loop->running = true;
 	while (!loop->stop)
 		evloop_run_once(loop, -1);
+	loop->running = false;
 }
 
 void evloop_stop(struct evloop *loop)

@@ -44,6 +44,14 @@ struct evloop_timer {
 	struct list_node link;
 };
 
+/* Work that must wait until the current iteration's events are all handled (freeing an object
+ * whose event may still be pending in this batch). */
+struct evloop_deferred {
+	evloop_msg_fn fn;
+	void *arg;
+	struct list_node link;
+};
+
 struct evloop *evloop_create(const char *name);
 void evloop_destroy(struct evloop *loop);
 const char *evloop_name(const struct evloop *loop);
@@ -63,6 +71,11 @@ void evloop_del_poller(struct evloop *loop, struct evloop_poller *p);
 void evloop_timer_start(struct evloop *loop, struct evloop_timer *t, uint32_t delay_ms,
 			uint32_t period_ms, evloop_timer_fn fn, void *arg);
 void evloop_timer_stop(struct evloop *loop, struct evloop_timer *t);
+
+/* Loop thread only: runs fn(arg) at the end of the current iteration. */
+void evloop_defer(struct evloop *loop, struct evloop_deferred *d, evloop_msg_fn fn, void *arg);
+/* True when called on the loop's own thread (while it runs). */
+bool evloop_is_current(const struct evloop *loop);
 
 /* Thread-safe: runs fn(arg) on the loop's thread. Returns -ENOMEM on allocation failure. */
 int evloop_send(struct evloop *loop, evloop_msg_fn fn, void *arg);

@@ -1,0 +1,373 @@
+/*
+ * I/O commands onto bdevs, on the reactor that owns the queue pair: Read, Write (FUA), Flush,
+ * Write Zeroes, Dataset Management (deallocate) and Compare. No locks and no allocation: the
+ * request carries its bdev_io, and buffers are grow-only per request slot.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/status.h"
+#include "target/target.h"
+#include "util/log.h"
+
+#define STATUS_INVALID_FIELD (NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD) | NVME_STATUS_DNR)
+#define STATUS_INTERNAL NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL)
+
+#define NVME_RW_FUA (1u << 30)
+#define NVME_DSM_AD (1u << 2)
+
+/* struct nvme_dsm_range (cattr, nlb, slba) comes from libnvme. */
+_Static_assert(sizeof(struct nvme_dsm_range) == 16, "DSM range is 16 bytes");
+
+static uint16_t io_errno_status(int status)
+{
+	switch (status) {
+	case 0: return 0;
+	case -EILSEQ: return NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED);
+	case -ENOSPC: return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CAP_EXCEEDED);
+	case -EINVAL: return STATUS_INVALID_FIELD;
+	case -EIO:
+	default: return NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT);
+	}
+}
+
+static void io_finish(struct tgt_req *req, uint16_t status)
+{
+	if (req->rch)
+		req->rch->inflight--;
+	tgt_req_complete_status(req, status);
+}
+
+static void io_rw_done(struct bdev_io *bio, int status)
+{
+	struct tgt_req *req = bio->cb_arg;
+	uint16_t st = io_errno_status(status);
+
+	if (status && bio->type == BDEV_IO_READ)
+		st = NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_READ_ERROR);
+	io_finish(req, st);
+}
+
+static void io_compare_done(struct bdev_io *bio, int status)
+{
+	struct tgt_req *req = bio->cb_arg;
+
+	if (status) {
+		io_finish(req, NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_READ_ERROR));
+		return;
+	}
+	if (memcmp(req->scratch, req->iov[0].iov_base, req->data_len) != 0) {
+		io_finish(req, NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED));
+		return;
+	}
+	io_finish(req, 0);
+}
+
+static int io_submit(struct tgt_req *req)
+{
+	int rc;
+
+	req->rch->inflight++;
+	rc = bdev_submit(req->rch->ch, &req->bio);
+	if (rc) {
+		req->rch->inflight--;
+		log_warn("qid %u: bdev %s refused I/O: %s", req->qp->qid, req->ns->bdev->name, strerror(-rc));
+	}
+	return rc;
+}
+
+/* Checks the LBA range and transfer length common to Read, Write and Compare. */
+static uint16_t io_check_rw(struct tgt_req *req, uint64_t *slba, uint32_t *nlb)
+{
+	struct bdev *b = req->ns->bdev;
+
+	*slba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
+	*nlb = (req->cmd.cdw12 & 0xffff) + 1;
+	if (*slba >= b->num_blocks || *nlb > b->num_blocks - *slba)
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR;
+	if ((uint64_t)*nlb * b->block_size != req->data_len)
+		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR;
+	return 0;
+}
+
+static void io_read(struct tgt_req *req)
+{
+	struct bdev *b = req->ns->bdev;
+	uint64_t slba;
+	uint32_t nlb;
+	uint16_t st = io_check_rw(req, &slba, &nlb);
+	void *direct;
+
+	if (st || !req->data_to_host) {
+		io_finish(req, st ? st : STATUS_INVALID_FIELD);
+		return;
+	}
+	req->qp->stats.reads++;
+	req->qp->stats.read_bytes += req->data_len;
+	/* RAM-backed namespaces are sent straight from the backing memory. */
+	direct = bdev_map(b, slba * b->block_size, req->data_len);
+	if (direct) {
+		req->iov[0].iov_base = direct;
+		req->iov[0].iov_len = req->data_len;
+		req->iovcnt = 1;
+		io_finish(req, 0);
+		return;
+	}
+	if (tgt_req_alloc_buf(req, req->data_len)) {
+		io_finish(req, STATUS_INTERNAL);
+		return;
+	}
+	req->bio.type = BDEV_IO_READ;
+	req->bio.offset_blocks = slba;
+	req->bio.num_blocks = nlb;
+	req->bio.iov = req->iov;
+	req->bio.iovcnt = 1;
+	req->bio.cb = io_rw_done;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
+static void io_write(struct tgt_req *req)
+{
+	uint64_t slba;
+	uint32_t nlb;
+	uint16_t st = io_check_rw(req, &slba, &nlb);
+
+	if (st || req->data_to_host) {
+		io_finish(req, st ? st : STATUS_INVALID_FIELD);
+		return;
+	}
+	req->qp->stats.writes++;
+	req->qp->stats.write_bytes += req->data_len;
+	req->bio.type = BDEV_IO_WRITE;
+	req->bio.fua = req->cmd.cdw12 & NVME_RW_FUA;
+	req->bio.offset_blocks = slba;
+	req->bio.num_blocks = nlb;
+	req->bio.iov = req->iov;
+	req->bio.iovcnt = req->iovcnt;
+	req->bio.cb = io_rw_done;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
+static void io_compare(struct tgt_req *req)
+{
+	uint64_t slba;
+	uint32_t nlb;
+	uint16_t st = io_check_rw(req, &slba, &nlb);
+
+	if (st || req->data_to_host) {
+		io_finish(req, st ? st : STATUS_INVALID_FIELD);
+		return;
+	}
+	if (req->scratch_size < req->data_len) {
+		void *p;
+
+		if (posix_memalign(&p, 4096, (req->data_len + 4095) & ~4095u)) {
+			io_finish(req, STATUS_INTERNAL);
+			return;
+		}
+		free(req->scratch);
+		req->scratch = p;
+		req->scratch_size = (req->data_len + 4095) & ~4095u;
+	}
+	/* The read-back goes into scratch; iov keeps pointing at the host's data. */
+	req->bio.type = BDEV_IO_READ;
+	req->bio.offset_blocks = slba;
+	req->bio.num_blocks = nlb;
+	req->bio.iov = (struct iovec *)&req->bio.priv[2];
+	req->bio.iov->iov_base = req->scratch;
+	req->bio.iov->iov_len = req->data_len;
+	req->bio.iovcnt = 1;
+	req->bio.cb = io_compare_done;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
+static void io_simple(struct tgt_req *req, enum bdev_io_type type, uint64_t slba, uint64_t nlb)
+{
+	req->bio.type = type;
+	req->bio.fua = false;
+	req->bio.offset_blocks = slba;
+	req->bio.num_blocks = nlb;
+	req->bio.iov = NULL;
+	req->bio.iovcnt = 0;
+	req->bio.cb = io_rw_done;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
+static void io_write_zeroes(struct tgt_req *req)
+{
+	struct bdev *b = req->ns->bdev;
+	uint64_t slba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
+	uint32_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
+
+	if (slba >= b->num_blocks || nlb > b->num_blocks - slba) {
+		io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR);
+		return;
+	}
+	io_simple(req, BDEV_IO_WRITE_ZEROES, slba, nlb);
+}
+
+static void io_dsm_next(struct tgt_req *req);
+
+static void io_dsm_done(struct bdev_io *bio, int status)
+{
+	struct tgt_req *req = bio->cb_arg;
+
+	if (status && !req->sub_status)
+		req->sub_status = status;
+	req->rch->inflight--;
+	io_dsm_next(req);
+}
+
+/* Deallocates the ranges one after another; pending counts what is left. */
+static void io_dsm_next(struct tgt_req *req)
+{
+	const struct nvme_dsm_range *ranges = req->iov[0].iov_base;
+
+	while (req->pending) {
+		const struct nvme_dsm_range *r = &ranges[--req->pending];
+
+		if (r->nlb == 0)
+			continue;
+		req->bio.type = BDEV_IO_UNMAP;
+		req->bio.offset_blocks = r->slba;
+		req->bio.num_blocks = r->nlb;
+		req->bio.iov = NULL;
+		req->bio.iovcnt = 0;
+		req->bio.cb = io_dsm_done;
+		req->rch->inflight++;
+		if (bdev_submit(req->rch->ch, &req->bio) == 0)
+			return;
+		req->rch->inflight--;
+		req->sub_status = -EIO;
+	}
+	io_finish(req, io_errno_status(req->sub_status));
+}
+
+static void io_dsm(struct tgt_req *req)
+{
+	uint32_t nr = (req->cmd.cdw10 & 0xff) + 1;
+	const struct nvme_dsm_range *ranges = req->iov[0].iov_base;
+	struct bdev *b = req->ns->bdev;
+
+	if (req->data_to_host || req->data_len < nr * sizeof(struct nvme_dsm_range)) {
+		io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR);
+		return;
+	}
+	if (!(req->cmd.cdw11 & NVME_DSM_AD)) {
+		io_finish(req, 0); /* only hints: nothing to do */
+		return;
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		if (ranges[i].slba >= b->num_blocks || ranges[i].nlb > b->num_blocks - ranges[i].slba) {
+			io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR);
+			return;
+		}
+	}
+	req->pending = nr;
+	req->sub_status = 0;
+	req->rch->inflight++; /* held across the chain; io_finish drops it */
+	io_dsm_next(req);
+}
+
+static void io_flush_all_next(struct tgt_req *req);
+
+static void io_flush_all_done(struct bdev_io *bio, int status)
+{
+	struct tgt_req *req = bio->cb_arg;
+
+	req->rch->inflight--;
+	if (status && !req->sub_status)
+		req->sub_status = status;
+	io_flush_all_next(req);
+}
+
+/* Flush with NSID FFFFFFFFh: every namespace in turn; pending is the next NSID to look at. */
+static void io_flush_all_next(struct tgt_req *req)
+{
+	struct tgt_subsystem *s = req->qp->subsys;
+
+	while (req->pending <= s->max_namespaces) {
+		struct tgt_ns *ns = tgt_ns_get(s, req->pending++);
+
+		if (!ns)
+			continue;
+		req->ns = ns;
+		req->rch = tgt_reactor_get_channel(req->qp->reactor, ns->bdev);
+		if (!req->rch) {
+			req->sub_status = -ENOMEM;
+			continue;
+		}
+		req->bio.type = BDEV_IO_FLUSH;
+		req->bio.offset_blocks = req->bio.num_blocks = 0;
+		req->bio.iov = NULL;
+		req->bio.iovcnt = 0;
+		req->bio.cb = io_flush_all_done;
+		req->rch->inflight++;
+		if (bdev_submit(req->rch->ch, &req->bio) == 0)
+			return;
+		req->rch->inflight--;
+		req->sub_status = -EIO;
+	}
+	req->rch = NULL;
+	tgt_req_complete_status(req, io_errno_status(req->sub_status));
+}
+
+void tgt_io_execute(struct tgt_req *req)
+{
+	struct tgt_qpair *qp = req->qp;
+	struct tgt_subsystem *s = qp->subsys;
+	struct tgt_ns *ns;
+
+	req->rch = NULL;
+	req->bio.cb_arg = req;
+	if (req->cmd.opc == nvme_cmd_flush && req->cmd.nsid == NVME_NSID_ALL) {
+		qp->stats.other++;
+		req->pending = 1;
+		req->sub_status = 0;
+		io_flush_all_next(req);
+		return;
+	}
+	ns = tgt_ns_get(s, req->cmd.nsid);
+	if (!ns) {
+		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NS) | NVME_STATUS_DNR);
+		return;
+	}
+	req->ns = ns;
+	req->rch = tgt_reactor_get_channel(qp->reactor, ns->bdev);
+	if (!req->rch) {
+		tgt_req_complete_status(req, STATUS_INTERNAL);
+		return;
+	}
+	switch (req->cmd.opc) {
+	case nvme_cmd_read:
+		io_read(req);
+		return;
+	case nvme_cmd_write:
+		io_write(req);
+		return;
+	case nvme_cmd_compare:
+		io_compare(req);
+		return;
+	case nvme_cmd_flush:
+		qp->stats.other++;
+		io_simple(req, BDEV_IO_FLUSH, 0, 0);
+		return;
+	case nvme_cmd_write_zeroes:
+		qp->stats.other++;
+		io_write_zeroes(req);
+		return;
+	case nvme_cmd_dsm:
+		qp->stats.other++;
+		io_dsm(req);
+		return;
+	default:
+		req->rch = NULL;
+		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE) | NVME_STATUS_DNR);
+		return;
+	}
+}

@@ -1,0 +1,882 @@
+/*
+ * SPDK-compatible JSON-RPC methods for the NVMe-oF target (names, parameters and result shapes
+ * as in SPDK's lib/nvmf/nvmf_rpc.c), and the "nvmf" part of save_config. Control thread.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rpc/rpc.h"
+#include "target/nvmf_rpc.h"
+#include "target/target.h"
+#include "util/log.h"
+
+#define MSG_NO_SUBSYS "Unable to find subsystem with NQN %s"
+
+static void uuid_format(const uint8_t u[16], char *out)
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static void hex_format(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02X", b[i]);
+}
+
+static struct tgt_subsystem *rpc_find_subsys(struct rpc_request *req, const char *nqn)
+{
+	struct tgt_subsystem *s = tgt_subsystem_find(nqn);
+
+	if (!s || s->deleting) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, MSG_NO_SUBSYS, nqn);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- transports ---- */
+
+struct create_transport_params {
+	char trtype[16];
+	char tgt_name[64];
+	uint32_t max_queue_depth, max_io_qpairs_per_ctrlr, max_qpairs_per_ctrlr;
+	uint32_t in_capsule_data_size, max_io_size, io_unit_size, max_aq_depth;
+	uint32_t num_shared_buffers, buf_cache_size, sock_priority, abort_timeout_sec;
+	uint32_t ack_timeout, data_wr_pool_size, control_msg_num;
+	bool c2h_success, dif_insert_or_strip, zcopy, no_srq, no_wr_batching;
+	bool has_max_queue_depth, has_max_io_qpairs, has_max_qpairs, has_icd, has_max_io_size;
+	bool has_io_unit_size, has_max_aq_depth, has_c2h_success;
+};
+
+#define P(name, type, field, ...) {name, type, offsetof(struct create_transport_params, field), __VA_ARGS__}
+static const struct rpc_param create_transport_spec[] = {
+	{"trtype", RPC_PARAM_STRING, offsetof(struct create_transport_params, trtype), 16, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct create_transport_params, tgt_name), 64, true, 0},
+	P("max_queue_depth", RPC_PARAM_UINT32, max_queue_depth, 0, true, offsetof(struct create_transport_params, has_max_queue_depth)),
+	P("max_io_qpairs_per_ctrlr", RPC_PARAM_UINT32, max_io_qpairs_per_ctrlr, 0, true, offsetof(struct create_transport_params, has_max_io_qpairs)),
+	P("max_qpairs_per_ctrlr", RPC_PARAM_UINT32, max_qpairs_per_ctrlr, 0, true, offsetof(struct create_transport_params, has_max_qpairs)),
+	P("in_capsule_data_size", RPC_PARAM_UINT32, in_capsule_data_size, 0, true, offsetof(struct create_transport_params, has_icd)),
+	P("max_io_size", RPC_PARAM_UINT32, max_io_size, 0, true, offsetof(struct create_transport_params, has_max_io_size)),
+	P("io_unit_size", RPC_PARAM_UINT32, io_unit_size, 0, true, offsetof(struct create_transport_params, has_io_unit_size)),
+	P("max_aq_depth", RPC_PARAM_UINT32, max_aq_depth, 0, true, offsetof(struct create_transport_params, has_max_aq_depth)),
+	P("c2h_success", RPC_PARAM_BOOL, c2h_success, 0, true, offsetof(struct create_transport_params, has_c2h_success)),
+	/* Accepted for SPDK compatibility; they tune machinery nvfab does not have. */
+	P("num_shared_buffers", RPC_PARAM_UINT32, num_shared_buffers, 0, true, 0),
+	P("buf_cache_size", RPC_PARAM_UINT32, buf_cache_size, 0, true, 0),
+	P("sock_priority", RPC_PARAM_UINT32, sock_priority, 0, true, 0),
+	P("abort_timeout_sec", RPC_PARAM_UINT32, abort_timeout_sec, 0, true, 0),
+	P("ack_timeout", RPC_PARAM_UINT32, ack_timeout, 0, true, 0),
+	P("data_wr_pool_size", RPC_PARAM_UINT32, data_wr_pool_size, 0, true, 0),
+	P("control_msg_num", RPC_PARAM_UINT32, control_msg_num, 0, true, 0),
+	P("dif_insert_or_strip", RPC_PARAM_BOOL, dif_insert_or_strip, 0, true, 0),
+	P("zcopy", RPC_PARAM_BOOL, zcopy, 0, true, 0),
+	P("no_srq", RPC_PARAM_BOOL, no_srq, 0, true, 0),
+	P("no_wr_batching", RPC_PARAM_BOOL, no_wr_batching, 0, true, 0),
+};
+#undef P
+
+static bool pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static void rpc_nvmf_create_transport(struct rpc_request *req, struct json_object *params)
+{
+	struct create_transport_params p = {0};
+	struct tgt_transport_opts o;
+
+	if (rpc_decode_params(req, params, create_transport_spec,
+			      sizeof(create_transport_spec) / sizeof(create_transport_spec[0]), &p))
+		return;
+	if (strcasecmp(p.trtype, "TCP") != 0) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'trtype': transport type '%s' is not supported (only TCP)", p.trtype);
+		return;
+	}
+	if (g_tgt.opts.created) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Transport type '%s' already exists", p.trtype);
+		return;
+	}
+	o = g_tgt.opts;
+	if (p.has_max_queue_depth)
+		o.max_queue_depth = p.max_queue_depth;
+	if (p.has_max_qpairs)
+		o.max_qpairs_per_ctrlr = p.max_qpairs_per_ctrlr;
+	if (p.has_max_io_qpairs)
+		o.max_qpairs_per_ctrlr = p.max_io_qpairs_per_ctrlr + 1;
+	if (p.has_icd)
+		o.in_capsule_data_size = p.in_capsule_data_size;
+	if (p.has_max_io_size)
+		o.max_io_size = p.max_io_size;
+	if (p.has_io_unit_size)
+		o.io_unit_size = p.io_unit_size;
+	if (p.has_max_aq_depth)
+		o.max_aq_depth = p.max_aq_depth;
+	if (p.has_c2h_success)
+		o.c2h_success = p.c2h_success;
+	/* Check everything before applying anything. */
+	if (o.max_queue_depth < 2 || o.max_queue_depth > 65535) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'max_queue_depth': must be 2..65535");
+		return;
+	}
+	if (o.max_aq_depth < 32 || o.max_aq_depth > 4096) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'max_aq_depth': must be 32..4096");
+		return;
+	}
+	if (o.max_qpairs_per_ctrlr < 2 || o.max_qpairs_per_ctrlr > 65535) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'max_io_qpairs_per_ctrlr': must be 1..65534");
+		return;
+	}
+	if (o.in_capsule_data_size % 16 || o.in_capsule_data_size > 131072) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'in_capsule_data_size': a multiple of 16 up to 131072");
+		return;
+	}
+	if (o.max_io_size < 4096 || !pow2(o.max_io_size) || o.max_io_size > 8u << 20) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'max_io_size': a power of two from 4096 to 8388608");
+		return;
+	}
+	if (o.io_unit_size < 4096 || o.io_unit_size % 4) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'io_unit_size': at least 4096 and a multiple of 4");
+		return;
+	}
+	o.created = true;
+	g_tgt.opts = o;
+	log_notice("transport TCP created: queue depth %u, %u queues per controller, in-capsule %u, max I/O %u",
+		   o.max_queue_depth, o.max_qpairs_per_ctrlr, o.in_capsule_data_size, o.max_io_size);
+	rpc_reply_bool(req, true);
+}
+
+static struct json_object *transport_json(void)
+{
+	const struct tgt_transport_opts *o = &g_tgt.opts;
+	struct json_object *t = json_object_new_object();
+
+	json_object_object_add(t, "trtype", json_object_new_string("TCP"));
+	json_object_object_add(t, "max_queue_depth", json_object_new_int64(o->max_queue_depth));
+	json_object_object_add(t, "max_io_qpairs_per_ctrlr", json_object_new_int64(o->max_qpairs_per_ctrlr - 1));
+	json_object_object_add(t, "in_capsule_data_size", json_object_new_int64(o->in_capsule_data_size));
+	json_object_object_add(t, "max_io_size", json_object_new_int64(o->max_io_size));
+	json_object_object_add(t, "io_unit_size", json_object_new_int64(o->io_unit_size));
+	json_object_object_add(t, "max_aq_depth", json_object_new_int64(o->max_aq_depth));
+	json_object_object_add(t, "c2h_success", json_object_new_boolean(o->c2h_success));
+	json_object_object_add(t, "dif_insert_or_strip", json_object_new_boolean(false));
+	json_object_object_add(t, "zcopy", json_object_new_boolean(false));
+	return t;
+}
+
+struct get_transports_params {
+	char trtype[16];
+	char tgt_name[64];
+	bool has_trtype;
+};
+
+static const struct rpc_param get_transports_spec[] = {
+	{"trtype", RPC_PARAM_STRING, offsetof(struct get_transports_params, trtype), 16, true,
+	 offsetof(struct get_transports_params, has_trtype)},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct get_transports_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_get_transports(struct rpc_request *req, struct json_object *params)
+{
+	struct get_transports_params p = {0};
+	struct json_object *arr;
+
+	if (rpc_decode_params(req, params, get_transports_spec, 2, &p))
+		return;
+	if (p.has_trtype && (strcasecmp(p.trtype, "TCP") != 0 || !g_tgt.opts.created)) {
+		rpc_reply_error(req, -ENODEV, "Unable to find transport %s", p.trtype);
+		return;
+	}
+	arr = json_object_new_array();
+	if (g_tgt.opts.created)
+		json_object_array_add(arr, transport_json());
+	rpc_reply(req, arr);
+}
+
+/* ---- subsystems ---- */
+
+struct create_subsys_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char serial_number[32];
+	char model_number[48];
+	char tgt_name[64];
+	uint32_t max_namespaces, min_cntlid, max_cntlid;
+	bool allow_any_host, ana_reporting;
+	bool has_serial, has_model, has_min, has_max;
+};
+
+#define CS(f) offsetof(struct create_subsys_params, f)
+static const struct rpc_param create_subsys_spec[] = {
+	{"nqn", RPC_PARAM_STRING, CS(nqn), sizeof(((struct create_subsys_params *)0)->nqn), false, 0},
+	{"serial_number", RPC_PARAM_STRING, CS(serial_number), 32, true, CS(has_serial)},
+	{"model_number", RPC_PARAM_STRING, CS(model_number), 48, true, CS(has_model)},
+	{"tgt_name", RPC_PARAM_STRING, CS(tgt_name), 64, true, 0},
+	{"max_namespaces", RPC_PARAM_UINT32, CS(max_namespaces), 0, true, 0},
+	{"min_cntlid", RPC_PARAM_UINT32, CS(min_cntlid), 0, true, CS(has_min)},
+	{"max_cntlid", RPC_PARAM_UINT32, CS(max_cntlid), 0, true, CS(has_max)},
+	{"allow_any_host", RPC_PARAM_BOOL, CS(allow_any_host), 0, true, 0},
+	{"ana_reporting", RPC_PARAM_BOOL, CS(ana_reporting), 0, true, 0},
+};
+#undef CS
+
+static bool ascii_printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+static void rpc_nvmf_create_subsystem(struct rpc_request *req, struct json_object *params)
+{
+	struct create_subsys_params p = {0};
+	struct tgt_subsystem *s;
+
+	if (rpc_decode_params(req, params, create_subsys_spec,
+			      sizeof(create_subsys_spec) / sizeof(create_subsys_spec[0]), &p))
+		return;
+	if (!tgt_nqn_valid(p.nqn) || strcmp(p.nqn, NVMF_DISCOVERY_NQN) == 0) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'nqn': %s is not a valid subsystem NQN", p.nqn);
+		return;
+	}
+	if (tgt_subsystem_find(p.nqn)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Subsystem NQN %s already exists", p.nqn);
+		return;
+	}
+	if (p.has_serial && (strlen(p.serial_number) > 20 || !ascii_printable(p.serial_number))) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'serial_number': at most 20 printable ASCII characters");
+		return;
+	}
+	if (p.has_model && (strlen(p.model_number) > 40 || !ascii_printable(p.model_number))) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'model_number': at most 40 printable ASCII characters");
+		return;
+	}
+	if (p.max_namespaces > 1024) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'max_namespaces': at most 1024");
+		return;
+	}
+	if (!p.has_min)
+		p.min_cntlid = TGT_CNTLID_MIN;
+	if (!p.has_max)
+		p.max_cntlid = TGT_CNTLID_MAX;
+	if (p.min_cntlid < TGT_CNTLID_MIN || p.max_cntlid > TGT_CNTLID_MAX || p.min_cntlid > p.max_cntlid) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid cntlid range [%u-%u]", p.min_cntlid, p.max_cntlid);
+		return;
+	}
+	s = tgt_subsystem_create(p.nqn, TGT_SUBSYS_NVME, p.max_namespaces);
+	if (!s) {
+		rpc_reply_error(req, RPC_ERROR_INTERNAL_ERROR, "Unable to create subsystem %s: out of memory", p.nqn);
+		return;
+	}
+	if (p.has_serial)
+		snprintf(s->serial, sizeof(s->serial), "%s", p.serial_number);
+	if (p.has_model)
+		snprintf(s->model, sizeof(s->model), "%s", p.model_number);
+	s->allow_any_host = p.allow_any_host;
+	s->ana_reporting = p.ana_reporting;
+	s->min_cntlid = (uint16_t)p.min_cntlid;
+	s->max_cntlid = (uint16_t)p.max_cntlid;
+	s->next_cntlid = s->min_cntlid;
+	log_notice("subsystem %s created", s->nqn);
+	rpc_reply_bool(req, true);
+}
+
+struct nqn_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+};
+
+static const struct rpc_param nqn_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct nqn_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct nqn_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_delete_subsystem(struct rpc_request *req, struct json_object *params)
+{
+	struct nqn_params p = {0};
+	struct tgt_subsystem *s;
+
+	if (rpc_decode_params(req, params, nqn_spec, 2, &p))
+		return;
+	if (strcmp(p.nqn, NVMF_DISCOVERY_NQN) == 0) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "The discovery subsystem cannot be deleted");
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	tgt_subsystem_delete(s);
+	log_notice("subsystem %s deleted", p.nqn);
+	rpc_reply_bool(req, true);
+}
+
+static struct json_object *listen_addr_json(const struct tgt_listen_addr *a)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "trtype", json_object_new_string(a->trtype));
+	json_object_object_add(o, "adrfam", json_object_new_string(a->adrfam));
+	json_object_object_add(o, "traddr", json_object_new_string(a->traddr));
+	json_object_object_add(o, "trsvcid", json_object_new_string(a->trsvcid));
+	return o;
+}
+
+static struct json_object *subsys_json(const struct tgt_subsystem *s)
+{
+	struct json_object *o = json_object_new_object(), *arr;
+	const struct list_node *pos;
+
+	json_object_object_add(o, "nqn", json_object_new_string(s->nqn));
+	json_object_object_add(o, "subtype", json_object_new_string(s->type == TGT_SUBSYS_DISCOVERY ? "Discovery" : "NVMe"));
+	arr = json_object_new_array();
+	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next)
+		json_object_array_add(arr, listen_addr_json(&list_entry(pos, struct tgt_subsys_listener, link)->addr));
+	json_object_object_add(o, "listen_addresses", arr);
+	json_object_object_add(o, "allow_any_host", json_object_new_boolean(s->allow_any_host));
+	arr = json_object_new_array();
+	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next) {
+		struct json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "nqn", json_object_new_string(list_entry(pos, struct tgt_host, link)->nqn));
+		json_object_array_add(arr, h);
+	}
+	json_object_object_add(o, "hosts", arr);
+	if (s->type == TGT_SUBSYS_DISCOVERY)
+		return o;
+	json_object_object_add(o, "serial_number", json_object_new_string(s->serial));
+	json_object_object_add(o, "model_number", json_object_new_string(s->model));
+	json_object_object_add(o, "max_namespaces", json_object_new_int64(s->max_namespaces));
+	json_object_object_add(o, "min_cntlid", json_object_new_int64(s->min_cntlid));
+	json_object_object_add(o, "max_cntlid", json_object_new_int64(s->max_cntlid));
+	arr = json_object_new_array();
+	for (uint32_t i = 1; i <= s->max_namespaces; i++) {
+		struct tgt_ns *ns = tgt_ns_get((struct tgt_subsystem *)s, i);
+		struct json_object *n;
+		char text[40];
+
+		if (!ns)
+			continue;
+		n = json_object_new_object();
+		json_object_object_add(n, "nsid", json_object_new_int64(ns->nsid));
+		json_object_object_add(n, "bdev_name", json_object_new_string(ns->bdev->name));
+		json_object_object_add(n, "name", json_object_new_string(ns->bdev->name));
+		hex_format(ns->nguid, 16, text);
+		json_object_object_add(n, "nguid", json_object_new_string(text));
+		uuid_format(ns->uuid, text);
+		json_object_object_add(n, "uuid", json_object_new_string(text));
+		json_object_array_add(arr, n);
+	}
+	json_object_object_add(o, "namespaces", arr);
+	return o;
+}
+
+struct get_subsys_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	bool has_nqn;
+};
+
+static const struct rpc_param get_subsys_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct get_subsys_params, nqn), NVMF_NQN_MAX + 2, true,
+	 offsetof(struct get_subsys_params, has_nqn)},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct get_subsys_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_get_subsystems(struct rpc_request *req, struct json_object *params)
+{
+	struct get_subsys_params p = {0};
+	struct json_object *arr;
+	const struct list_node *pos;
+
+	if (rpc_decode_params(req, params, get_subsys_spec, 2, &p))
+		return;
+	if (p.has_nqn) {
+		struct tgt_subsystem *s = rpc_find_subsys(req, p.nqn);
+
+		if (!s)
+			return;
+		arr = json_object_new_array();
+		json_object_array_add(arr, subsys_json(s));
+		rpc_reply(req, arr);
+		return;
+	}
+	arr = json_object_new_array();
+	json_object_array_add(arr, subsys_json(g_tgt.discovery));
+	for (pos = g_tgt.subsystems.next; pos != &g_tgt.subsystems; pos = pos->next)
+		json_object_array_add(arr, subsys_json(list_entry(pos, struct tgt_subsystem, link)));
+	rpc_reply(req, arr);
+}
+
+/* ---- namespaces ---- */
+
+struct ns_params {
+	char bdev_name[64];
+	char ptpl_file[256];
+	char nguid[40], eui64[24], uuid[40];
+	uint32_t nsid, anagrpid;
+	bool no_auto_visible;
+	bool has_nguid, has_eui64, has_uuid;
+};
+
+#define NS(f) offsetof(struct ns_params, f)
+static const struct rpc_param ns_spec[] = {
+	{"bdev_name", RPC_PARAM_STRING, NS(bdev_name), 64, false, 0},
+	{"nsid", RPC_PARAM_UINT32, NS(nsid), 0, true, 0},
+	{"nguid", RPC_PARAM_STRING, NS(nguid), 40, true, NS(has_nguid)},
+	{"eui64", RPC_PARAM_STRING, NS(eui64), 24, true, NS(has_eui64)},
+	{"uuid", RPC_PARAM_STRING, NS(uuid), 40, true, NS(has_uuid)},
+	{"ptpl_file", RPC_PARAM_STRING, NS(ptpl_file), 256, true, 0},
+	{"anagrpid", RPC_PARAM_UINT32, NS(anagrpid), 0, true, 0},
+	{"no_auto_visible", RPC_PARAM_BOOL, NS(no_auto_visible), 0, true, 0},
+};
+#undef NS
+
+struct add_ns_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	struct json_object *ns;
+};
+
+static const struct rpc_param add_ns_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct add_ns_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"namespace", RPC_PARAM_OBJECT, offsetof(struct add_ns_params, ns), 0, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct add_ns_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_subsystem_add_ns(struct rpc_request *req, struct json_object *params)
+{
+	struct add_ns_params p = {0};
+	struct ns_params n = {0};
+	struct tgt_subsystem *s;
+	struct bdev *b;
+	uint32_t nsid = 0;
+	int rc;
+
+	if (rpc_decode_params(req, params, add_ns_spec, 3, &p) ||
+	    rpc_decode_params(req, p.ns, ns_spec, sizeof(ns_spec) / sizeof(ns_spec[0]), &n))
+		return;
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	if (s->type != TGT_SUBSYS_NVME) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "The discovery subsystem has no namespaces");
+		return;
+	}
+	b = bdev_lookup(n.bdev_name);
+	if (!b) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'bdev_name': no bdev named %s", n.bdev_name);
+		return;
+	}
+	rc = tgt_ns_add(s, b, n.nsid, n.has_nguid ? n.nguid : NULL, n.has_uuid ? n.uuid : NULL,
+			n.has_eui64 ? n.eui64 : NULL, &nsid);
+	switch (rc) {
+	case 0:
+		tgt_discovery_changed();
+		rpc_reply(req, json_object_new_int64(nsid));
+		return;
+	case -EEXIST:
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'nsid': namespace %u already exists", n.nsid);
+		return;
+	case -ERANGE:
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'nsid': %u exceeds max_namespaces %u",
+				n.nsid, s->max_namespaces);
+		return;
+	case -ENOSPC:
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Subsystem %s has no free namespace ID", s->nqn);
+		return;
+	case -EBUSY:
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'bdev_name': bdev %s is already claimed by a namespace", b->name);
+		return;
+	case -EINVAL:
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter: nguid, uuid or eui64 is malformed");
+		return;
+	default:
+		rpc_reply_errno(req, rc, "Unable to add namespace");
+		return;
+	}
+}
+
+struct remove_ns_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	uint32_t nsid;
+};
+
+static const struct rpc_param remove_ns_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct remove_ns_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"nsid", RPC_PARAM_UINT32, offsetof(struct remove_ns_params, nsid), 0, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct remove_ns_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_subsystem_remove_ns(struct rpc_request *req, struct json_object *params)
+{
+	struct remove_ns_params p = {0};
+	struct tgt_subsystem *s;
+
+	if (rpc_decode_params(req, params, remove_ns_spec, 3, &p))
+		return;
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	if (s->type != TGT_SUBSYS_NVME || tgt_ns_remove(s, p.nsid)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'nsid': no namespace %u in %s", p.nsid, p.nqn);
+		return;
+	}
+	tgt_discovery_changed();
+	rpc_reply_bool(req, true);
+}
+
+/* ---- listeners ---- */
+
+struct listener_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	struct json_object *addr;
+	bool secure_channel;
+	char ana_state[32];
+};
+
+static const struct rpc_param listener_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct listener_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"listen_address", RPC_PARAM_OBJECT, offsetof(struct listener_params, addr), 0, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct listener_params, tgt_name), 64, true, 0},
+	{"secure_channel", RPC_PARAM_BOOL, offsetof(struct listener_params, secure_channel), 0, true, 0},
+	{"ana_state", RPC_PARAM_STRING, offsetof(struct listener_params, ana_state), 32, true, 0},
+};
+
+struct addr_params {
+	char trtype[16], adrfam[16], traddr[64], trsvcid[32];
+	bool has_adrfam;
+};
+
+static const struct rpc_param addr_spec[] = {
+	{"trtype", RPC_PARAM_STRING, offsetof(struct addr_params, trtype), 16, false, 0},
+	{"adrfam", RPC_PARAM_STRING, offsetof(struct addr_params, adrfam), 16, true,
+	 offsetof(struct addr_params, has_adrfam)},
+	{"traddr", RPC_PARAM_STRING, offsetof(struct addr_params, traddr), 64, false, 0},
+	{"trsvcid", RPC_PARAM_STRING, offsetof(struct addr_params, trsvcid), 32, false, 0},
+};
+
+static int rpc_decode_listener(struct rpc_request *req, struct json_object *params,
+			       struct tgt_subsystem **s, struct tgt_listen_addr *addr)
+{
+	struct listener_params p = {0};
+	struct addr_params a = {0};
+	const char *why = NULL;
+
+	if (rpc_decode_params(req, params, listener_spec, 5, &p) ||
+	    rpc_decode_params(req, p.addr, addr_spec, 4, &a))
+		return -EINVAL;
+	if (p.secure_channel) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'secure_channel': TLS is not supported yet");
+		return -EINVAL;
+	}
+	*s = rpc_find_subsys(req, p.nqn);
+	if (!*s)
+		return -ENOENT;
+	if (tgt_listen_addr_parse(a.trtype, a.has_adrfam ? a.adrfam : NULL, a.traddr, a.trsvcid, addr, &why)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'listen_address.%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void rpc_nvmf_subsystem_add_listener(struct rpc_request *req, struct json_object *params)
+{
+	struct tgt_subsystem *s;
+	struct tgt_listen_addr addr;
+	int rc;
+
+	if (rpc_decode_listener(req, params, &s, &addr))
+		return;
+	if (!g_tgt.opts.created) {
+		/* SPDK insists on nvmf_create_transport first; defaults serve just as well. */
+		g_tgt.opts.created = true;
+		log_info("transport TCP created with defaults for the first listener");
+	}
+	rc = tgt_subsystem_add_listener(s, &addr);
+	if (rc == -EEXIST) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Listener %s:%s already exists on %s", addr.traddr, addr.trsvcid, s->nqn);
+		return;
+	}
+	if (rc) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Unable to listen on %s:%s: %s", addr.traddr, addr.trsvcid, strerror(-rc));
+		return;
+	}
+	rpc_reply_bool(req, true);
+}
+
+static void rpc_nvmf_subsystem_remove_listener(struct rpc_request *req, struct json_object *params)
+{
+	struct tgt_subsystem *s;
+	struct tgt_listen_addr addr;
+
+	if (rpc_decode_listener(req, params, &s, &addr))
+		return;
+	if (tgt_subsystem_remove_listener(s, &addr)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "No listener %s:%s on %s", addr.traddr, addr.trsvcid, s->nqn);
+		return;
+	}
+	rpc_reply_bool(req, true);
+}
+
+/* ---- hosts ---- */
+
+struct host_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char host[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	char psk[256];
+	char dhchap_key[256];
+	char dhchap_ctrlr_key[256];
+	bool has_psk, has_dhchap;
+};
+
+static const struct rpc_param host_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct host_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"host", RPC_PARAM_STRING, offsetof(struct host_params, host), NVMF_NQN_MAX + 2, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct host_params, tgt_name), 64, true, 0},
+	{"psk", RPC_PARAM_STRING, offsetof(struct host_params, psk), 256, true, offsetof(struct host_params, has_psk)},
+	{"dhchap_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_key), 256, true, offsetof(struct host_params, has_dhchap)},
+	{"dhchap_ctrlr_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_ctrlr_key), 256, true, 0},
+};
+
+static void rpc_nvmf_subsystem_add_host(struct rpc_request *req, struct json_object *params)
+{
+	struct host_params p = {0};
+	struct tgt_subsystem *s;
+	int rc;
+
+	if (rpc_decode_params(req, params, host_spec, 6, &p))
+		return;
+	if (p.has_psk || p.has_dhchap) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': authentication is not supported yet",
+				p.has_psk ? "psk" : "dhchap_key");
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	rc = tgt_subsystem_add_host(s, p.host);
+	if (rc == -EINVAL)
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'host': %s is not a valid NQN", p.host);
+	else if (rc == -EEXIST)
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Host %s is already allowed on %s", p.host, p.nqn);
+	else if (rc)
+		rpc_reply_errno(req, rc, "Unable to add host");
+	else
+		rpc_reply_bool(req, true);
+}
+
+static void rpc_nvmf_subsystem_remove_host(struct rpc_request *req, struct json_object *params)
+{
+	struct host_params p = {0};
+	struct tgt_subsystem *s;
+
+	if (rpc_decode_params(req, params, host_spec, 3, &p))
+		return;
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	if (tgt_subsystem_remove_host(s, p.host)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Host %s is not on the allow-list of %s", p.host, p.nqn);
+		return;
+	}
+	rpc_reply_bool(req, true);
+}
+
+struct allow_any_params {
+	char nqn[NVMF_NQN_MAX + 2];
+	char tgt_name[64];
+	bool allow_any_host;
+};
+
+static const struct rpc_param allow_any_spec[] = {
+	{"nqn", RPC_PARAM_STRING, offsetof(struct allow_any_params, nqn), NVMF_NQN_MAX + 2, false, 0},
+	{"allow_any_host", RPC_PARAM_BOOL, offsetof(struct allow_any_params, allow_any_host), 0, false, 0},
+	{"tgt_name", RPC_PARAM_STRING, offsetof(struct allow_any_params, tgt_name), 64, true, 0},
+};
+
+static void rpc_nvmf_subsystem_allow_any_host(struct rpc_request *req, struct json_object *params)
+{
+	struct allow_any_params p = {0};
+	struct tgt_subsystem *s;
+
+	if (rpc_decode_params(req, params, allow_any_spec, 3, &p))
+		return;
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	s->allow_any_host = p.allow_any_host;
+	tgt_discovery_changed();
+	rpc_reply_bool(req, true);
+}
+
+/* ---- controllers and statistics ---- */
+
+static void rpc_nvmf_subsystem_get_controllers(struct rpc_request *req, struct json_object *params)
+{
+	struct nqn_params p = {0};
+	struct tgt_subsystem *s;
+	struct json_object *arr;
+	const struct list_node *pos;
+
+	if (rpc_decode_params(req, params, nqn_spec, 2, &p))
+		return;
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	arr = json_object_new_array();
+	for (pos = s->ctrlrs.next; pos != &s->ctrlrs; pos = pos->next) {
+		const struct tgt_ctrlr *c = list_entry(pos, struct tgt_ctrlr, link);
+		struct json_object *o = json_object_new_object();
+		char id[40];
+
+		if (c->destroying)
+			continue;
+		uuid_format(c->hostid, id);
+		json_object_object_add(o, "cntlid", json_object_new_int64(c->cntlid));
+		json_object_object_add(o, "hostnqn", json_object_new_string(c->hostnqn));
+		json_object_object_add(o, "hostid", json_object_new_string(id));
+		json_object_object_add(o, "num_io_qpairs", json_object_new_int64(c->num_io_qpairs));
+		json_object_object_add(o, "kato_ms", json_object_new_int64(c->kato_ms));
+		json_object_array_add(arr, o);
+	}
+	rpc_reply(req, arr);
+}
+
+static void rpc_nvmf_get_stats(struct rpc_request *req, struct json_object *params)
+{
+	struct json_object *res = json_object_new_object(), *groups = json_object_new_array();
+
+	(void)params;
+	json_object_object_add(res, "tick_rate", json_object_new_int64(1000000000));
+	for (int i = 0; i < g_tgt.nreactors; i++) {
+		const struct tgt_reactor *r = &g_tgt.reactors[i];
+		struct json_object *g = json_object_new_object(), *ts = json_object_new_array();
+		struct json_object *t = json_object_new_object();
+		char name[40];
+
+		snprintf(name, sizeof(name), "nvmf_tgt_poll_group_%03d", i);
+		json_object_object_add(g, "name", json_object_new_string(name));
+		json_object_object_add(g, "admin_qpairs", json_object_new_int64(0));
+		json_object_object_add(g, "io_qpairs", json_object_new_int64(r->qpairs));
+		json_object_object_add(g, "current_admin_qpairs", json_object_new_int64(0));
+		json_object_object_add(g, "current_io_qpairs", json_object_new_int64(r->qpairs));
+		json_object_object_add(g, "pending_bdev_io", json_object_new_int64(0));
+		json_object_object_add(g, "completed_nvme_io",
+				       json_object_new_int64((int64_t)(r->retired.reads + r->retired.writes + r->retired.other)));
+		json_object_object_add(t, "trtype", json_object_new_string("TCP"));
+		json_object_array_add(ts, t);
+		json_object_object_add(g, "transports", ts);
+		json_object_array_add(groups, g);
+	}
+	json_object_object_add(res, "poll_groups", groups);
+	rpc_reply(req, res);
+}
+
+/* ---- save_config ---- */
+
+static void add_call(struct json_object *calls, const char *method, struct json_object *params)
+{
+	struct json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "method", json_object_new_string(method));
+	json_object_object_add(c, "params", params);
+	json_object_array_add(calls, c);
+}
+
+static void subsys_config(struct json_object *calls, const struct tgt_subsystem *s)
+{
+	const struct list_node *pos;
+	struct json_object *p;
+
+	if (s->type == TGT_SUBSYS_NVME) {
+		p = json_object_new_object();
+		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
+		json_object_object_add(p, "allow_any_host", json_object_new_boolean(s->allow_any_host));
+		json_object_object_add(p, "serial_number", json_object_new_string(s->serial));
+		json_object_object_add(p, "model_number", json_object_new_string(s->model));
+		json_object_object_add(p, "max_namespaces", json_object_new_int64(s->max_namespaces));
+		json_object_object_add(p, "min_cntlid", json_object_new_int64(s->min_cntlid));
+		json_object_object_add(p, "max_cntlid", json_object_new_int64(s->max_cntlid));
+		json_object_object_add(p, "ana_reporting", json_object_new_boolean(s->ana_reporting));
+		add_call(calls, "nvmf_create_subsystem", p);
+	}
+	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next) {
+		p = json_object_new_object();
+		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
+		json_object_object_add(p, "listen_address",
+				       listen_addr_json(&list_entry(pos, struct tgt_subsys_listener, link)->addr));
+		add_call(calls, "nvmf_subsystem_add_listener", p);
+	}
+	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next) {
+		p = json_object_new_object();
+		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
+		json_object_object_add(p, "host", json_object_new_string(list_entry(pos, struct tgt_host, link)->nqn));
+		add_call(calls, "nvmf_subsystem_add_host", p);
+	}
+	for (uint32_t i = 1; i <= s->max_namespaces; i++) {
+		struct tgt_ns *ns = tgt_ns_get((struct tgt_subsystem *)s, i);
+		struct json_object *n;
+		char text[40];
+
+		if (!ns)
+			continue;
+		n = json_object_new_object();
+		json_object_object_add(n, "nsid", json_object_new_int64(ns->nsid));
+		json_object_object_add(n, "bdev_name", json_object_new_string(ns->bdev->name));
+		hex_format(ns->nguid, 16, text);
+		json_object_object_add(n, "nguid", json_object_new_string(text));
+		uuid_format(ns->uuid, text);
+		json_object_object_add(n, "uuid", json_object_new_string(text));
+		p = json_object_new_object();
+		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
+		json_object_object_add(p, "namespace", n);
+		add_call(calls, "nvmf_subsystem_add_ns", p);
+	}
+}
+
+static void nvmf_config_write(struct json_object *calls)
+{
+	const struct list_node *pos;
+
+	if (g_tgt.opts.created) {
+		struct json_object *t = transport_json();
+
+		json_object_object_del(t, "dif_insert_or_strip");
+		json_object_object_del(t, "zcopy");
+		add_call(calls, "nvmf_create_transport", t);
+	}
+	subsys_config(calls, g_tgt.discovery);
+	for (pos = g_tgt.subsystems.next; pos != &g_tgt.subsystems; pos = pos->next)
+		subsys_config(calls, list_entry(pos, struct tgt_subsystem, link));
+}
+
+void nvmf_rpc_register(void)
+{
+	rpc_register_method("nvmf_create_transport", rpc_nvmf_create_transport);
+	rpc_register_method("nvmf_get_transports", rpc_nvmf_get_transports);
+	rpc_register_method("nvmf_create_subsystem", rpc_nvmf_create_subsystem);
+	rpc_register_method("nvmf_delete_subsystem", rpc_nvmf_delete_subsystem);
+	rpc_register_method("nvmf_get_subsystems", rpc_nvmf_get_subsystems);
+	rpc_register_method("nvmf_subsystem_add_ns", rpc_nvmf_subsystem_add_ns);
+	rpc_register_method("nvmf_subsystem_remove_ns", rpc_nvmf_subsystem_remove_ns);
+	rpc_register_method("nvmf_subsystem_add_listener", rpc_nvmf_subsystem_add_listener);
+	rpc_register_method("nvmf_subsystem_remove_listener", rpc_nvmf_subsystem_remove_listener);
+	rpc_register_method("nvmf_subsystem_add_host", rpc_nvmf_subsystem_add_host);
+	rpc_register_method("nvmf_subsystem_remove_host", rpc_nvmf_subsystem_remove_host);
+	rpc_register_method("nvmf_subsystem_allow_any_host", rpc_nvmf_subsystem_allow_any_host);
+	rpc_register_method("nvmf_subsystem_get_controllers", rpc_nvmf_subsystem_get_controllers);
+	rpc_register_method("nvmf_get_stats", rpc_nvmf_get_stats);
+	rpc_register_config_writer("nvmf", nvmf_config_write);
+}

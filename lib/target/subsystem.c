@@ -1,0 +1,231 @@
+/* Subsystems: NQN, identity strings, allowed hosts, listeners, controllers. Control thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "target/target.h"
+#include "util/log.h"
+
+bool tgt_nqn_valid(const char *nqn)
+{
+	size_t len = strnlen(nqn, NVMF_NQN_MAX + 1);
+
+	if (len < 5 || len > NVMF_NQN_MAX)
+		return false;
+	if (strcmp(nqn, NVMF_DISCOVERY_NQN) == 0)
+		return true;
+	/* nqn.yyyy-mm.reverse-domain[:anything], or the UUID form nqn.2014-08.org.nvmexpress:uuid:... */
+	if (strncmp(nqn, "nqn.", 4) != 0 || len < 12)
+		return false;
+	for (int i = 4; i < 8; i++)
+		if (nqn[i] < '0' || nqn[i] > '9')
+			return false;
+	if (nqn[8] != '-' || nqn[9] < '0' || nqn[9] > '1' || nqn[10] < '0' || nqn[10] > '9' ||
+	    nqn[11] != '.')
+		return false;
+	return true;
+}
+
+void tgt_discovery_changed(void)
+{
+	g_tgt.discovery_genctr++;
+}
+
+struct tgt_subsystem *tgt_subsystem_find(const char *nqn)
+{
+	struct list_node *pos, *tmp;
+
+	if (g_tgt.discovery && strcmp(nqn, NVMF_DISCOVERY_NQN) == 0)
+		return g_tgt.discovery;
+	list_for_each_safe(pos, tmp, &g_tgt.subsystems) {
+		struct tgt_subsystem *s = list_entry(pos, struct tgt_subsystem, link);
+
+		if (strcmp(s->nqn, nqn) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+struct tgt_subsystem *tgt_subsystem_create(const char *nqn, enum tgt_subsys_type type,
+					   uint32_t max_namespaces)
+{
+	struct tgt_subsystem *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
+	s->type = type;
+	s->max_namespaces = type == TGT_SUBSYS_DISCOVERY ? 0
+			    : max_namespaces ? max_namespaces : TGT_MAX_NAMESPACES_DEFAULT;
+	if (s->max_namespaces) {
+		s->ns = calloc(s->max_namespaces, sizeof(*s->ns));
+		if (!s->ns) {
+			free(s);
+			return NULL;
+		}
+	}
+	snprintf(s->serial, sizeof(s->serial), "00000000000000000000");
+	snprintf(s->model, sizeof(s->model), "nvfab Controller");
+	s->min_cntlid = TGT_CNTLID_MIN;
+	s->max_cntlid = TGT_CNTLID_MAX;
+	s->next_cntlid = TGT_CNTLID_MIN;
+	list_init(&s->hosts);
+	list_init(&s->listeners);
+	list_init(&s->ctrlrs);
+	list_init(&s->link);
+	if (type == TGT_SUBSYS_NVME) {
+		list_add_tail(&g_tgt.subsystems, &s->link);
+		tgt_discovery_changed();
+	}
+	return s;
+}
+
+int tgt_subsystem_delete(struct tgt_subsystem *s)
+{
+	struct list_node *pos, *tmp;
+
+	if (s == g_tgt.discovery)
+		return -EPERM;
+	s->deleting = true;
+	list_for_each_safe(pos, tmp, &s->ctrlrs)
+		tgt_ctrlr_destroy(list_entry(pos, struct tgt_ctrlr, link), "subsystem deleted");
+	for (uint32_t i = 0; i < s->max_namespaces; i++)
+		if (tgt_ns_get(s, i + 1))
+			tgt_ns_remove(s, i + 1);
+	list_for_each_safe(pos, tmp, &s->hosts) {
+		list_del(pos);
+		free(list_entry(pos, struct tgt_host, link));
+	}
+	list_for_each_safe(pos, tmp, &s->listeners) {
+		struct tgt_subsys_listener *sl = list_entry(pos, struct tgt_subsys_listener, link);
+
+		list_del(pos);
+		tgt_listener_put(sl->listener);
+		free(sl);
+	}
+	list_del(&s->link);
+	tgt_discovery_changed();
+	/* Controllers still draining I/O queue pairs keep a pointer: free when they are gone. */
+	if (list_empty(&s->ctrlrs)) {
+		free(s->ns);
+		free(s);
+	}
+	return 0;
+}
+
+bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn)
+{
+	const struct list_node *pos;
+
+	if (s->allow_any_host)
+		return true;
+	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next)
+		if (strcmp(list_entry(pos, struct tgt_host, link)->nqn, hostnqn) == 0)
+			return true;
+	return false;
+}
+
+int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn)
+{
+	struct tgt_host *h;
+	const struct list_node *pos;
+
+	if (!tgt_nqn_valid(hostnqn))
+		return -EINVAL;
+	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next)
+		if (strcmp(list_entry(pos, struct tgt_host, link)->nqn, hostnqn) == 0)
+			return -EEXIST;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
+	list_add_tail(&s->hosts, &h->link);
+	tgt_discovery_changed();
+	return 0;
+}
+
+int tgt_subsystem_remove_host(struct tgt_subsystem *s, const char *hostnqn)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &s->hosts) {
+		struct tgt_host *h = list_entry(pos, struct tgt_host, link);
+
+		if (strcmp(h->nqn, hostnqn) == 0) {
+			list_del(pos);
+			free(h);
+			tgt_discovery_changed();
+			/* A removed host loses its controllers, as with SPDK and the kernel. */
+			list_for_each_safe(pos, tmp, &s->ctrlrs) {
+				struct tgt_ctrlr *c = list_entry(pos, struct tgt_ctrlr, link);
+
+				if (!s->allow_any_host && strcmp(c->hostnqn, hostnqn) == 0)
+					tgt_ctrlr_destroy(c, "host removed from subsystem");
+			}
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static bool listen_addr_equal(const struct tgt_listen_addr *a, const struct tgt_listen_addr *b)
+{
+	return strcasecmp(a->trtype, b->trtype) == 0 && strcmp(a->traddr, b->traddr) == 0 &&
+	       strcmp(a->trsvcid, b->trsvcid) == 0;
+}
+
+int tgt_subsystem_add_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr)
+{
+	struct tgt_subsys_listener *sl;
+	const struct list_node *pos;
+	int rc;
+
+	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next)
+		if (listen_addr_equal(&list_entry(pos, struct tgt_subsys_listener, link)->addr, addr))
+			return -EEXIST;
+	sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	sl->addr = *addr;
+	rc = tgt_listener_get(addr, &sl->listener);
+	if (rc) {
+		free(sl);
+		return rc;
+	}
+	list_add_tail(&s->listeners, &sl->link);
+	tgt_discovery_changed();
+	return 0;
+}
+
+int tgt_subsystem_remove_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &s->listeners) {
+		struct tgt_subsys_listener *sl = list_entry(pos, struct tgt_subsys_listener, link);
+
+		if (listen_addr_equal(&sl->addr, addr)) {
+			list_del(pos);
+			tgt_listener_put(sl->listener);
+			free(sl);
+			tgt_discovery_changed();
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+bool tgt_subsystem_listens_on(const struct tgt_subsystem *s, uint16_t portid)
+{
+	const struct list_node *pos;
+
+	/* Discovery answers on every port: hosts find subsystems through any listener. */
+	if (s->type == TGT_SUBSYS_DISCOVERY)
+		return true;
+	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next)
+		if (list_entry(pos, struct tgt_subsys_listener, link)->listener->portid == portid)
+			return true;
+	return false;
+}

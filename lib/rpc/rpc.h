@@ -40,7 +40,8 @@ void rpc_reply(struct rpc_request *req, struct json_object *result);
 void rpc_reply_bool(struct rpc_request *req, bool value);
 void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Maps -errno to an error reply with a message: -EINVAL -> invalid params, others -> internal. */
+/* Maps -errno to an error reply with a message: -EINVAL -> invalid params, others -> internal.
+ * The message is "<fmt...>: <strerror(-err)>". */
 void rpc_reply_errno(struct rpc_request *req, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -61,7 +62,8 @@ struct rpc_param {
 	size_t offset;      /* offsetof(out struct, field) */
 	size_t size;        /* for RPC_PARAM_STRING: buffer size including NUL */
 	bool optional;
-	size_t present_offset; /* if nonzero: offsetof(out, bool field) set when present */
+	size_t present_offset; /* if nonzero: offsetof(out, bool field) set when present (so the
+				* flag cannot be the first member of out) */
 };
 
 /*
@@ -74,8 +76,12 @@ int rpc_decode_params(struct rpc_request *req, struct json_object *params,
 
 /* ---- server ---- */
 /* Listens on a UNIX socket at path (an existing stale socket is replaced; a live one is an
- * error: -EADDRINUSE). */
+ * error: -EADDRINUSE; a file that is not a socket: -EEXIST). The socket file is created with
+ * the process umask, as SPDK does. */
 int rpc_server_start(struct evloop *loop, const char *path);
+/* Closes every client and the socket, and removes the socket file. On the loop's thread
+ * (also from a handler), or after the loop has stopped; the loop must run an iteration or be
+ * destroyed afterwards so that closed clients are freed. */
 void rpc_server_stop(void);
 
 /* ---- configuration ---- */
@@ -92,7 +98,7 @@ void rpc_register_config_writer(const char *subsystem, rpc_config_writer_fn fn);
 struct json_object *rpc_config_save(void);
 
 /* Runs one call in-process, synchronously (config replay, tests): returns the reply object
- * ({"result":...} or {"error":{...}}), owned by the caller. */
+ * ({"result":...} or {"error":{...}}), owned by the caller. params is borrowed. */
 struct json_object *rpc_call_local(const char *method, struct json_object *params);
 
 #endif

@@ -22,6 +22,8 @@
 #define RPC_MAX_REQUEST_BYTES (32u * 1024 * 1024)
 #define RPC_MAX_REQUEST_VALUES 65536u
 
+#define RPC_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+
 /* One call being answered. Lives on the dispatcher's stack for the duration of the handler. */
 struct rpc_request {
 	const char *method;
@@ -40,7 +42,10 @@ struct json_object *rpc_dispatch_value(struct json_object *value);
 struct json_object *rpc_error_response(int code);
 /* SPDK's fixed message for a JSON-RPC error code ("Parse error", "Method not found", ...). */
 const char *rpc_error_text(int code);
+/* {"error":{"code":code,"message":msg}} (rpc_reply.c). */
+struct json_object *rpc_error_body(int code, const char *msg);
 
+bool rpc_method_exists(const char *name);
 typedef void (*rpc_method_visit_fn)(const char *name, void *arg);
 /* Built-ins first, then registered methods in registration order. */
 void rpc_for_each_method(rpc_method_visit_fn fn, void *arg);
@@ -83,10 +88,11 @@ void rpc_stream_fini(struct rpc_stream *s);
  */
 int rpc_stream_feed(struct rpc_stream *s, const char *buf, size_t len, size_t *used,
 		    struct json_object **value);
-/* Nonzero between values that have started but not finished. */
+/* True once bytes of the next value (even just whitespace) have been fed. */
 bool rpc_stream_partial(const struct rpc_stream *s);
 
-/* Serializes a response the way it goes on the wire: compact JSON followed by '\n'. */
+/* Serializes a response compactly, as SPDK does; the text belongs to response. The wire format
+ * adds a '\n' after it. */
 const char *rpc_response_text(struct json_object *response, size_t *len);
 
 /* ---- fuzzing (rpc_fuzz.c) ---- */

@@ -65,9 +65,24 @@ static void rpc_stream_count(struct rpc_stream *s, const char *buf, size_t len)
 	}
 }
 
+/* The tokener keeps its string buffer at the largest size it needed. */
+#define RPC_STREAM_KEEP_BYTES (1024 * 1024)
+
 static void rpc_stream_next_value(struct rpc_stream *s)
 {
-	json_tokener_reset(s->tok);
+	struct json_tokener *fresh = NULL;
+
+	/* After a big value, a new tokener, so one large request does not pin its size in
+	 * memory for the rest of the connection. */
+	if (s->bytes > RPC_STREAM_KEEP_BYTES)
+		fresh = json_tokener_new();
+	if (fresh) {
+		json_tokener_set_flags(fresh, RPC_STREAM_FLAGS);
+		json_tokener_free(s->tok);
+		s->tok = fresh;
+	} else {
+		json_tokener_reset(s->tok);
+	}
 	s->bytes = 0;
 	s->values = 0;
 	s->in_string = s->escape = false;
@@ -97,11 +112,15 @@ int rpc_stream_feed(struct rpc_stream *s, const char *buf, size_t len, size_t *u
 			 json_tokener_error_desc(err), s->bytes);
 		return -EBADMSG;
 	}
-	if ((s->max_bytes && s->bytes > s->max_bytes) ||
-	    (s->max_values && s->values > s->max_values)) {
+	if (s->max_bytes && s->bytes > s->max_bytes) {
 		json_object_put(obj);
-		snprintf(s->error, sizeof(s->error), "request exceeds %zu bytes or %zu JSON values",
-			 s->max_bytes, s->max_values);
+		snprintf(s->error, sizeof(s->error), "request larger than %zu bytes", s->max_bytes);
+		return -EMSGSIZE;
+	}
+	if (s->max_values && s->values > s->max_values) {
+		json_object_put(obj);
+		snprintf(s->error, sizeof(s->error), "request with more than %zu JSON values",
+			 s->max_values);
 		return -EMSGSIZE;
 	}
 	if (err == json_tokener_continue)

@@ -166,19 +166,22 @@ void tgt_ctrlr_qpair_gone(struct tgt_qpair *qp)
 
 	if (!c)
 		return;
+	qp->ctrlr = NULL;
 	if (qp->qid == 0) {
 		if (c->admin == qp) {
 			c->admin = NULL;
 			qp->ops->qpair_put(qp);
 		}
 		/* Without its admin queue a controller cannot be managed: it goes. */
-		tgt_ctrlr_destroy(c, "admin queue closed");
+		if (!c->destroying) {
+			tgt_ctrlr_destroy(c, "admin queue closed"); /* may free c */
+			return;
+		}
 	} else if (qp->qid <= c->max_qid && c->io[qp->qid] == qp) {
 		c->io[qp->qid] = NULL;
 		c->num_io_qpairs--;
 		qp->ops->qpair_put(qp);
 	}
-	qp->ctrlr = NULL;
 	ctrlr_free_if_done(c);
 }
 

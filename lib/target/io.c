@@ -176,9 +176,9 @@ static void io_compare(struct tgt_req *req)
 	req->bio.type = BDEV_IO_READ;
 	req->bio.offset_blocks = slba;
 	req->bio.num_blocks = nlb;
-	req->bio.iov = (struct iovec *)&req->bio.priv[2];
-	req->bio.iov->iov_base = req->scratch;
-	req->bio.iov->iov_len = req->data_len;
+	req->scratch_iov.iov_base = req->scratch;
+	req->scratch_iov.iov_len = req->data_len;
+	req->bio.iov = &req->scratch_iov;
 	req->bio.iovcnt = 1;
 	req->bio.cb = io_compare_done;
 	if (io_submit(req))

@@ -212,6 +212,7 @@ struct tgt_req {
 	struct tgt_ns *ns;
 	struct tgt_reactor_chan *rch;   /* reactor channel the I/O went through */
 	void *scratch;                  /* Compare's read-back buffer (grow-only) */
+	struct iovec scratch_iov;
 	uint32_t scratch_size;
 	uint32_t pending;               /* sub-operations still outstanding (DSM ranges) */
 	int sub_status;

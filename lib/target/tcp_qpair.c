@@ -506,7 +506,10 @@ static void tcp_qpair_handoff(struct tcp_qpair *tq)
 
 	evloop_del_fd(tq->qp.loop, &tq->handler);
 	list_del(&tq->link);
+	/* From now on messages for this queue pair (a disconnect) queue up behind the adoption. */
+	tq->qp.loop = tq->target_reactor->loop;
 	if (evloop_send(tq->target_reactor->loop, tcp_qpair_adopt, tq)) {
+		tq->qp.loop = g_tgt.control;
 		tq->migrating = false;
 		list_add_tail(tcp_loop_list(tq->qp.loop), &tq->link);
 		tgt_req_complete_status(connect, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
@@ -607,8 +610,19 @@ static void tcp_qpair_close(struct tcp_qpair *tq, const char *why)
 	evloop_del_fd(tq->qp.loop, &tq->handler);
 	list_del(&tq->link);
 	shutdown(tq->fd, SHUT_RDWR);
+	tq->in_event++; /* hold off finishing until the requests below are let go */
 	tcp_tx_drop(&tq->tx);
-	tq->in_event++; /* hold off finishing while the controller lets go of its requests */
+	/* Requests still waiting for data from the host will never get it. Those a bdev holds
+	 * come back through their callbacks. */
+	for (uint32_t i = 0; i < tq->nreqs; i++) {
+		struct tcp_req *tr = &tq->reqs[i];
+
+		if (tr->req.state == TGT_REQ_RECEIVING && tr->pdus_out == 0) {
+			tr->awaiting_h2c = false;
+			tr->req.state = TGT_REQ_COMPLETING;
+			tcp_req_put(tq, tr);
+		}
+	}
 	tgt_qpair_closing(&tq->qp);
 	tq->in_event--;
 	tcp_qpair_maybe_finish(tq);

@@ -1,0 +1,313 @@
+/*
+ * File backend, creation side: opens a regular file or a block device, works out its
+ * geometry and whether O_DIRECT is usable, and registers the bdev. The I/O path is in
+ * bdev_file_io.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "bdev/bdev_file.h"
+#include "bdev/bdev_internal.h"
+#include "util/log.h"
+
+/* Alignments tried for O_DIRECT, smallest first: the first that the file accepts is the
+ * granularity below which I/O must go through the page cache instead. */
+static const uint32_t bdev_file_dio_candidates[] = {512, 1024, 2048, 4096};
+
+static void *bdev_file_zero_buf;
+static unsigned bdev_file_zero_refs;
+
+int bdev_file_zeros_get(void)
+{
+	if (bdev_file_zero_refs == 0) {
+		if (posix_memalign(&bdev_file_zero_buf, 4096, BDEV_FILE_ZERO_CHUNK))
+			return -ENOMEM;
+		memset(bdev_file_zero_buf, 0, BDEV_FILE_ZERO_CHUNK);
+	}
+	bdev_file_zero_refs++;
+	return 0;
+}
+
+void bdev_file_zeros_put(void)
+{
+	if (--bdev_file_zero_refs == 0) {
+		free(bdev_file_zero_buf);
+		bdev_file_zero_buf = NULL;
+	}
+}
+
+const void *bdev_file_zeros(void)
+{
+	return bdev_file_zero_buf;
+}
+
+static void bdev_file_close(struct bdev_file *f)
+{
+	if (f->fd_direct >= 0)
+		close(f->fd_direct);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = f->fd_direct = -1;
+}
+
+static void bdev_file_destroy(struct bdev *bdev)
+{
+	struct bdev_file *f = bdev->ctx;
+
+	/* Whatever went through the page cache, and the device cache, reaches the media. */
+	if (fdatasync(f->fd) < 0)
+		log_error("bdev %s: fdatasync %s: %s", bdev->name, f->path, strerror(errno));
+	bdev_file_close(f);
+	bdev_file_zeros_put();
+	free(f);
+}
+
+static void bdev_file_dump_config(struct bdev *bdev, void *json_params)
+{
+	struct bdev_file *f = bdev->ctx;
+	struct json_object *o = json_params;
+
+	json_object_object_add(o, "filename", json_object_new_string(f->path));
+	if (f->flavor == BDEV_FILE_AIO) {
+		json_object_object_add(o, "block_size_override",
+				       json_object_new_boolean(f->block_size_override));
+		json_object_object_add(o, "readonly", json_object_new_boolean(0));
+		json_object_object_add(o, "fallocate", json_object_new_boolean(0));
+	}
+}
+
+static const struct bdev_ops bdev_file_uring_ops = {
+	.product_name = "URING bdev",
+	.driver_name = "uring",
+	.channel_create = bdev_file_channel_create,
+	.channel_destroy = bdev_file_channel_destroy,
+	.submit = bdev_file_submit,
+	.map = NULL,
+	.destroy = bdev_file_destroy,
+	.dump_config = bdev_file_dump_config,
+};
+
+static const struct bdev_ops bdev_file_aio_ops = {
+	.product_name = "AIO disk",
+	.driver_name = "aio",
+	.channel_create = bdev_file_channel_create,
+	.channel_destroy = bdev_file_channel_destroy,
+	.submit = bdev_file_submit,
+	.map = NULL,
+	.destroy = bdev_file_destroy,
+	.dump_config = bdev_file_dump_config,
+};
+
+const struct bdev_file *bdev_file_get(const struct bdev *bdev)
+{
+	if (bdev->ops != &bdev_file_uring_ops && bdev->ops != &bdev_file_aio_ops)
+		return NULL;
+	return bdev->ctx;
+}
+
+/* Size in bytes and logical block size (0 for a regular file: any block size works). */
+static int bdev_file_geometry(struct bdev_file *f, const char *name, uint64_t *size,
+			      uint32_t *detected)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		return bdev_create_fail(-errno, "bdev %s: stat %s: %s", name, f->path,
+					strerror(errno));
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		*detected = 0;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		int ssz;
+
+		f->is_blkdev = true;
+		if (ioctl(f->fd, BLKGETSIZE64, size) < 0 || ioctl(f->fd, BLKSSZGET, &ssz) < 0)
+			return bdev_create_fail(-errno, "bdev %s: cannot read the geometry of %s: %s",
+						name, f->path, strerror(errno));
+		*detected = (uint32_t)ssz;
+		return 0;
+	}
+	return bdev_create_fail(-EINVAL, "bdev %s: filename: %s is neither a regular file nor a "
+				"block device", name, f->path);
+}
+
+static int bdev_file_pick_block_size(const char *name, const char *path, uint32_t given,
+				     uint32_t detected, uint32_t *out)
+{
+	if (given == 0) {
+		*out = detected ? detected : BDEV_BLOCK_SIZE_MIN;
+		return bdev_check_block_size(name, *out);
+	}
+	if (given < detected)
+		return bdev_create_fail(-EINVAL, "bdev %s: block_size %u is smaller than the "
+					"logical block size %u of %s", name, given, detected, path);
+	if (detected && given != detected)
+		log_warn("bdev %s: block_size %u differs from the logical block size %u of %s",
+			 name, given, detected, path);
+	*out = given;
+	return bdev_check_block_size(name, given);
+}
+
+/*
+ * For kernels or file systems that do not report their O_DIRECT rules: reading block 0 with
+ * buffers of growing alignment finds the granularity empirically (the kernel checks alignment
+ * before it looks at the file size, and a non-empty file has block 0). A hole reads without
+ * any check, so on a sparse file this can answer too small; the I/O path then retries what
+ * O_DIRECT refuses through the page cache, which costs time, never correctness.
+ */
+static uint32_t bdev_file_probe_direct(int fd)
+{
+	uint32_t found = 0;
+	uint8_t *buf;
+
+	if (posix_memalign((void **)&buf, 8192, 8192))
+		return 0;
+	for (size_t i = 0; i < sizeof(bdev_file_dio_candidates) / sizeof(uint32_t); i++) {
+		uint32_t a = bdev_file_dio_candidates[i];
+		/* Aligned to exactly a (not more), so that memory alignment is tested too. */
+		uint8_t *p = a < 8192 ? buf + a : buf;
+
+		if (pread(fd, p, a, 0) >= 0) {
+			found = a;
+			break;
+		}
+		if (errno != EINVAL)
+			break;
+	}
+	free(buf);
+	return found;
+}
+
+/* The file system's own answer (statx DIOALIGN, Linux 6.1+), else the probe. 0: no O_DIRECT. */
+static uint32_t bdev_file_dio_align(int fd)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align || !stx.stx_dio_mem_align)
+			return 0;
+		return stx.stx_dio_mem_align > stx.stx_dio_offset_align ? stx.stx_dio_mem_align :
+									    stx.stx_dio_offset_align;
+	}
+	return bdev_file_probe_direct(fd);
+}
+
+static void bdev_file_open_direct(struct bdev_file *f, const char *name)
+{
+	int fd = open(f->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	uint32_t align;
+
+	if (fd < 0) {
+		log_notice("bdev %s: %s does not support O_DIRECT (%s): using the page cache",
+			   name, f->path, strerror(errno));
+		return;
+	}
+	align = bdev_file_dio_align(fd);
+	if (!align || (align & (align - 1))) {
+		log_notice("bdev %s: no usable O_DIRECT alignment for %s: using the page cache",
+			   name, f->path);
+		close(fd);
+		return;
+	}
+	if (align > f->bdev.block_size)
+		log_notice("bdev %s: O_DIRECT on %s needs %u-byte alignment, more than the block "
+			   "size %u: smaller I/O goes through the page cache", name, f->path, align,
+			   f->bdev.block_size);
+	f->fd_direct = fd;
+	f->dio_align = align;
+}
+
+int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_size,
+			    const char *uuid, enum bdev_file_flavor flavor, struct bdev **out)
+{
+	uint32_t detected = 0;
+	struct bdev_file *f;
+	uint64_t size = 0;
+	int rc;
+
+	rc = bdev_check_name(name);
+	if (rc)
+		return rc;
+	if (!path || !path[0])
+		return bdev_create_fail(-EINVAL, "bdev %s: filename: must not be empty", name);
+	if (strlen(path) >= sizeof(f->path))
+		return bdev_create_fail(-ENAMETOOLONG, "bdev %s: filename: path too long", name);
+	if (block_size && (rc = bdev_check_block_size(name, block_size)))
+		return rc;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return bdev_create_fail(-ENOMEM, "bdev %s: out of memory", name);
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->flavor = flavor;
+	f->fd_direct = -1;
+	f->block_size_override = block_size != 0;
+	f->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (f->fd < 0) {
+		rc = bdev_create_fail(-errno, "bdev %s: cannot open %s read-write: %s", name, path,
+				      strerror(errno));
+		goto fail;
+	}
+	rc = bdev_file_geometry(f, name, &size, &detected);
+	if (!rc)
+		rc = bdev_file_pick_block_size(name, path, block_size, detected, &block_size);
+	if (rc)
+		goto fail;
+	if (size == 0) {
+		rc = bdev_create_fail(-EINVAL, "bdev %s: %s is empty", name, path);
+		goto fail;
+	}
+	if (size % block_size) {
+		rc = bdev_create_fail(-EINVAL, "bdev %s: size %llu of %s is not a multiple of the "
+				      "block size %u", name, (unsigned long long)size, path,
+				      block_size);
+		goto fail;
+	}
+	f->bdev.block_size = block_size;
+	bdev_file_open_direct(f, name);
+	/*
+	 * Reported even with O_DIRECT: unaligned I/O still goes through the page cache, and the
+	 * device below may have a volatile cache of its own. A host that flushes loses nothing.
+	 */
+	f->bdev.write_cache = true;
+	rc = bdev_file_zeros_get();
+	if (rc) {
+		rc = bdev_create_fail(rc, "bdev %s: out of memory", name);
+		goto fail;
+	}
+	rc = bdev_init_and_register(&f->bdev, name, uuid, size / block_size, block_size,
+				    flavor == BDEV_FILE_AIO ? &bdev_file_aio_ops :
+							      &bdev_file_uring_ops, f);
+	if (rc) {
+		bdev_file_zeros_put();
+		goto fail;
+	}
+	log_info("bdev %s: %s %s, %s", name, f->is_blkdev ? "block device" : "file", path,
+		 f->fd_direct >= 0 ? "O_DIRECT" : "buffered");
+	if (out)
+		*out = &f->bdev;
+	return 0;
+
+fail:
+	bdev_file_close(f);
+	free(f);
+	return rc;
+}
+
+int bdev_file_create(const char *name, const char *path, uint32_t block_size,
+		     const char *uuid, struct bdev **out)
+{
+	return bdev_file_create_flavor(name, path, block_size, uuid, BDEV_FILE_URING, out);
+}

@@ -1,0 +1,526 @@
+/*
+ * File backend, I/O side: one io_uring per channel (so per thread), driven by the channel's
+ * event loop in two ways at once:
+ *   - a poller reaps completions and flushes prepared SQEs once per loop iteration. Pollers
+ *     run before the loop sleeps, so an I/O prepared anywhere in the previous iteration is
+ *     submitted before epoll_wait, and batching costs no latency;
+ *   - an eventfd registered with the ring wakes an event-driven (sleeping) loop when a
+ *     completion arrives.
+ * No I/O ever fails for lack of ring room: beyond BDEV_FILE_RING_DEPTH in flight, I/Os wait
+ * on a per-channel FIFO linked through bdev_io.priv.
+ *
+ * bdev_io.priv use: [0] bytes done, [1] wait list link, [2] stage and flags.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "bdev/bdev_file.h"
+#include "bdev/bdev_internal.h"
+#include "util/evloop.h"
+#include "util/log.h"
+
+/* SQ entries per channel; the CQ is twice as large, so capping I/O in flight at this depth
+ * means the CQ can never overflow. */
+#define BDEV_FILE_RING_DEPTH 256u
+/* Completions handled per progress call, so that one busy channel cannot starve the loop. */
+#define BDEV_FILE_REAP_BUDGET 256
+/* The io_uring read/write length is 32 bits; longer segments go in pieces. */
+#define BDEV_FILE_MAX_SEG (1u << 30)
+
+/* What an I/O is doing now (priv[2] low byte). Zeroing tries the cheapest mechanism the file
+ * system has and falls back: fallocate zero range, punch hole, then writing zeros. */
+enum bdev_file_stage {
+	BDEV_FILE_STAGE_RW,
+	BDEV_FILE_STAGE_ZERO_RANGE,
+	BDEV_FILE_STAGE_PUNCH,
+	BDEV_FILE_STAGE_WRITE_ZEROS,
+};
+#define BDEV_FILE_STAGE_MASK 0xffull
+#define BDEV_FILE_FLAG_DIRECT (1ull << 8)   /* the SQE in flight used fd_direct */
+#define BDEV_FILE_FLAG_BUFFERED (1ull << 9) /* O_DIRECT refused it once: page cache only */
+
+#define IO_DONE(io) ((io)->priv[0])
+#define IO_NEXT(io) ((io)->priv[1])
+#define IO_STATE(io) ((io)->priv[2])
+
+struct bdev_file_channel {
+	struct bdev_channel base; /* first: the interface hands us &base */
+	struct bdev_file *file;
+	struct evloop *loop;
+	struct io_uring ring;
+	bool ring_ready;
+	int efd;
+	struct evloop_handler efd_handler;
+	struct evloop_poller poller;
+	unsigned inflight; /* SQEs prepared and not yet completed */
+	struct bdev_io *wait_head, *wait_tail;
+	/* Destroyed, memory not yet released: an eventfd event of this iteration may still be
+	 * dispatched to us after the fd left epoll. */
+	bool dead;
+	struct evloop_deferred free_later;
+};
+
+static struct bdev_file_channel *bdev_file_ch(struct bdev_channel *ch)
+{
+	return (struct bdev_file_channel *)ch;
+}
+
+void bdev_file_iov_seek(const struct iovec *iov, int iovcnt, uint64_t done, int *idx,
+			uint64_t *off)
+{
+	int i = 0;
+
+	while (i < iovcnt && done >= iov[i].iov_len) {
+		done -= iov[i].iov_len;
+		i++;
+	}
+	*idx = i;
+	*off = done;
+}
+
+/* ---- wait list (I/O beyond the ring depth) ---- */
+
+static void bdev_file_wait_push(struct bdev_file_channel *ch, struct bdev_io *io, bool head)
+{
+	IO_NEXT(io) = 0;
+	if (!ch->wait_head) {
+		ch->wait_head = ch->wait_tail = io;
+	} else if (head) {
+		IO_NEXT(io) = (uintptr_t)ch->wait_head;
+		ch->wait_head = io;
+	} else {
+		IO_NEXT(ch->wait_tail) = (uintptr_t)io;
+		ch->wait_tail = io;
+	}
+}
+
+static struct bdev_io *bdev_file_wait_pop(struct bdev_file_channel *ch)
+{
+	struct bdev_io *io = ch->wait_head;
+
+	if (io) {
+		ch->wait_head = (struct bdev_io *)(uintptr_t)IO_NEXT(io);
+		if (!ch->wait_head)
+			ch->wait_tail = NULL;
+	}
+	return io;
+}
+
+/* ---- SQE preparation ---- */
+
+static uint64_t bdev_file_io_bytes(const struct bdev_file *f, const struct bdev_io *io)
+{
+	return io->num_blocks * f->bdev.block_size;
+}
+
+static enum bdev_file_stage bdev_file_zero_stage(struct bdev_file *f, enum bdev_io_type type)
+{
+	bool zr = !atomic_load_explicit(&f->no_zero_range, memory_order_relaxed);
+	bool ph = !atomic_load_explicit(&f->no_punch_hole, memory_order_relaxed);
+
+	/* Unmap prefers deallocating; write zeroes prefers keeping the blocks allocated. */
+	if (type == BDEV_IO_UNMAP)
+		return ph ? BDEV_FILE_STAGE_PUNCH :
+			    zr ? BDEV_FILE_STAGE_ZERO_RANGE : BDEV_FILE_STAGE_WRITE_ZEROS;
+	return zr ? BDEV_FILE_STAGE_ZERO_RANGE :
+		    ph ? BDEV_FILE_STAGE_PUNCH : BDEV_FILE_STAGE_WRITE_ZEROS;
+}
+
+static bool bdev_file_aligned(uint64_t v, uint32_t align)
+{
+	return (v & (align - 1)) == 0;
+}
+
+/* O_DIRECT only when everything meets its alignment; otherwise the page cache. */
+static bool bdev_file_can_direct(const struct bdev_file *f, const struct bdev_io *io,
+				 uint64_t pos, const struct iovec *iov, int cnt)
+{
+	uint32_t a = f->dio_align;
+
+	if (f->fd_direct < 0 || (IO_STATE(io) & BDEV_FILE_FLAG_BUFFERED) ||
+	    !bdev_file_aligned(pos, a))
+		return false;
+	for (int i = 0; i < cnt; i++)
+		if (!bdev_file_aligned((uintptr_t)iov[i].iov_base, a) ||
+		    !bdev_file_aligned(iov[i].iov_len, a))
+			return false;
+	return true;
+}
+
+static int bdev_file_pick_fd(const struct bdev_file *f, struct bdev_io *io, uint64_t pos,
+			     const struct iovec *iov, int cnt)
+{
+	if (bdev_file_can_direct(f, io, pos, iov, cnt)) {
+		IO_STATE(io) |= BDEV_FILE_FLAG_DIRECT;
+		return f->fd_direct;
+	}
+	IO_STATE(io) &= ~BDEV_FILE_FLAG_DIRECT;
+	return f->fd;
+}
+
+static void bdev_file_prep_one(struct io_uring_sqe *sqe, bool write, int fd, void *buf,
+			       uint64_t len, uint64_t pos)
+{
+	unsigned n = len > BDEV_FILE_MAX_SEG ? BDEV_FILE_MAX_SEG : (unsigned)len;
+
+	if (write)
+		io_uring_prep_write(sqe, fd, buf, n, pos);
+	else
+		io_uring_prep_read(sqe, fd, buf, n, pos);
+}
+
+/* Reads and writes resume where a short transfer stopped, without touching the caller's
+ * iovec array: whole remaining segments as a vector, or the rest of a split segment alone. */
+static void bdev_file_prep_rw(struct bdev_file *f, struct bdev_io *io, struct io_uring_sqe *sqe)
+{
+	bool write = io->type == BDEV_IO_WRITE;
+	uint64_t pos = io->offset_blocks * f->bdev.block_size + IO_DONE(io);
+	uint64_t seg_off;
+	int idx, fd;
+
+	bdev_file_iov_seek(io->iov, io->iovcnt, IO_DONE(io), &idx, &seg_off);
+	if (seg_off == 0 && io->iovcnt - idx > 1) {
+		const struct iovec *iov = io->iov + idx;
+		int cnt = io->iovcnt - idx;
+
+		fd = bdev_file_pick_fd(f, io, pos, iov, cnt);
+		if (write)
+			io_uring_prep_writev(sqe, fd, iov, (unsigned)cnt, pos);
+		else
+			io_uring_prep_readv(sqe, fd, iov, (unsigned)cnt, pos);
+	} else {
+		struct iovec rest = {
+			.iov_base = (char *)io->iov[idx].iov_base + seg_off,
+			.iov_len = io->iov[idx].iov_len - seg_off,
+		};
+
+		fd = bdev_file_pick_fd(f, io, pos, &rest, 1);
+		bdev_file_prep_one(sqe, write, fd, rest.iov_base, rest.iov_len, pos);
+	}
+	if (write && io->fua)
+		sqe->rw_flags = RWF_DSYNC;
+}
+
+static void bdev_file_prep_zero(struct bdev_file *f, struct bdev_io *io, struct io_uring_sqe *sqe)
+{
+	uint64_t off = io->offset_blocks * f->bdev.block_size;
+	uint64_t len = bdev_file_io_bytes(f, io);
+
+	switch ((enum bdev_file_stage)(IO_STATE(io) & BDEV_FILE_STAGE_MASK)) {
+	case BDEV_FILE_STAGE_ZERO_RANGE:
+		io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, (off_t)len);
+		break;
+	case BDEV_FILE_STAGE_PUNCH:
+		io_uring_prep_fallocate(sqe, f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, (off_t)len);
+		break;
+	case BDEV_FILE_STAGE_RW:
+	case BDEV_FILE_STAGE_WRITE_ZEROS: {
+		uint64_t left = len - IO_DONE(io);
+		struct iovec z = {
+			.iov_base = (void *)bdev_file_zeros(),
+			.iov_len = left < BDEV_FILE_ZERO_CHUNK ? left : BDEV_FILE_ZERO_CHUNK,
+		};
+		int fd = bdev_file_pick_fd(f, io, off + IO_DONE(io), &z, 1);
+
+		io_uring_prep_write(sqe, fd, z.iov_base, (unsigned)z.iov_len, off + IO_DONE(io));
+		break;
+	}
+	}
+}
+
+static void bdev_file_issue(struct bdev_file_channel *ch, struct bdev_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ch->ring);
+
+	if (!sqe) {
+		/* Cannot happen while in-flight I/O stays within the depth; be safe anyway. */
+		io_uring_submit(&ch->ring);
+		sqe = io_uring_get_sqe(&ch->ring);
+		if (!sqe) {
+			bdev_file_wait_push(ch, io, true);
+			return;
+		}
+	}
+	switch (io->type) {
+	case BDEV_IO_READ:
+	case BDEV_IO_WRITE:
+		bdev_file_prep_rw(ch->file, io, sqe);
+		break;
+	case BDEV_IO_FLUSH:
+		io_uring_prep_fsync(sqe, ch->file->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case BDEV_IO_WRITE_ZEROES:
+	case BDEV_IO_UNMAP:
+		bdev_file_prep_zero(ch->file, io, sqe);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+	ch->inflight++;
+}
+
+int bdev_file_submit(struct bdev_channel *base, struct bdev_io *io)
+{
+	struct bdev_file_channel *ch = bdev_file_ch(base);
+	int rc = bdev_io_check(&ch->file->bdev, io);
+
+	if (rc)
+		return rc;
+	if (io->type != BDEV_IO_FLUSH && io->num_blocks == 0) {
+		io->cb(io, 0);
+		return 0;
+	}
+	IO_DONE(io) = 0;
+	IO_NEXT(io) = 0;
+	IO_STATE(io) = io->type == BDEV_IO_WRITE_ZEROES || io->type == BDEV_IO_UNMAP ?
+			       bdev_file_zero_stage(ch->file, io->type) : BDEV_FILE_STAGE_RW;
+	/* Behind waiters, so that queued I/O is not overtaken indefinitely. */
+	if (ch->wait_head || ch->inflight >= BDEV_FILE_RING_DEPTH)
+		bdev_file_wait_push(ch, io, false);
+	else
+		bdev_file_issue(ch, io);
+	return 0;
+}
+
+/* ---- completions ---- */
+
+static void bdev_file_done(struct bdev_file_channel *ch, struct bdev_io *io, int status)
+{
+	if (status)
+		log_debug("bdev %s: I/O type %d at block %llu failed: %s", ch->file->bdev.name,
+			  (int)io->type, (unsigned long long)io->offset_blocks, strerror(-status));
+	io->cb(io, status);
+}
+
+/* A read or write (or the zero-writing fallback) moved res bytes: finish or continue. */
+static void bdev_file_transferred(struct bdev_file_channel *ch, struct bdev_io *io, int res)
+{
+	if (res == -EAGAIN || res == -EINTR) {
+		bdev_file_issue(ch, io);
+		return;
+	}
+	if (res == -EINVAL && (IO_STATE(io) & BDEV_FILE_FLAG_DIRECT)) {
+		/* An O_DIRECT rule the probe did not see (e.g. a stricter segment on another
+		 * extent): the page cache has none. */
+		log_debug("bdev %s: O_DIRECT refused an I/O, retrying buffered",
+			  ch->file->bdev.name);
+		IO_STATE(io) |= BDEV_FILE_FLAG_BUFFERED;
+		bdev_file_issue(ch, io);
+		return;
+	}
+	if (res < 0) {
+		bdev_file_done(ch, io, res);
+		return;
+	}
+	if (res == 0) {
+		/* No progress: the file shrank below its size at creation. */
+		bdev_file_done(ch, io, -EIO);
+		return;
+	}
+	IO_DONE(io) += (uint64_t)res;
+	if (IO_DONE(io) < bdev_file_io_bytes(ch->file, io))
+		bdev_file_issue(ch, io);
+	else
+		bdev_file_done(ch, io, 0);
+}
+
+static void bdev_file_zeroed(struct bdev_file_channel *ch, struct bdev_io *io, int res)
+{
+	struct bdev_file *f = ch->file;
+	enum bdev_file_stage stage = (enum bdev_file_stage)(IO_STATE(io) & BDEV_FILE_STAGE_MASK);
+
+	if (stage == BDEV_FILE_STAGE_WRITE_ZEROS) {
+		bdev_file_transferred(ch, io, res);
+		return;
+	}
+	if (res == -EOPNOTSUPP || res == -EINVAL) {
+		/* The mode is missing here (tmpfs has no zero range, many devices no punch):
+		 * remember, and take the next mechanism. */
+		if (stage == BDEV_FILE_STAGE_ZERO_RANGE)
+			atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
+		else
+			atomic_store_explicit(&f->no_punch_hole, true, memory_order_relaxed);
+		log_info("bdev %s: %s: fallocate %s unsupported (%s), falling back", f->bdev.name,
+			 f->path, stage == BDEV_FILE_STAGE_ZERO_RANGE ? "zero range" : "punch hole",
+			 strerror(-res));
+		IO_STATE(io) = (IO_STATE(io) & ~BDEV_FILE_STAGE_MASK) |
+			       bdev_file_zero_stage(f, io->type);
+		bdev_file_issue(ch, io);
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		bdev_file_issue(ch, io);
+		return;
+	}
+	bdev_file_done(ch, io, res < 0 ? res : 0);
+}
+
+static void bdev_file_complete(struct bdev_file_channel *ch, struct bdev_io *io, int res)
+{
+	ch->inflight--;
+	switch (io->type) {
+	case BDEV_IO_READ:
+	case BDEV_IO_WRITE:
+		bdev_file_transferred(ch, io, res);
+		break;
+	case BDEV_IO_FLUSH:
+		bdev_file_done(ch, io, res < 0 ? res : 0);
+		break;
+	case BDEV_IO_WRITE_ZEROES:
+	case BDEV_IO_UNMAP:
+		bdev_file_zeroed(ch, io, res);
+		break;
+	}
+}
+
+/* Reaps completions, admits waiting I/O, submits prepared SQEs. Returns work done. */
+static int bdev_file_progress(struct bdev_file_channel *ch)
+{
+	struct io_uring_cqe *cqe;
+	int work = 0;
+
+	if (!ch->inflight && !ch->wait_head)
+		return 0;
+	/* One CQE at a time: callbacks may submit on this channel while we iterate. */
+	while (work < BDEV_FILE_REAP_BUDGET && io_uring_peek_cqe(&ch->ring, &cqe) == 0) {
+		struct bdev_io *io = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&ch->ring, cqe);
+		bdev_file_complete(ch, io, res);
+		work++;
+	}
+	while (ch->wait_head && ch->inflight < BDEV_FILE_RING_DEPTH)
+		bdev_file_issue(ch, bdev_file_wait_pop(ch));
+	if (io_uring_sq_ready(&ch->ring)) {
+		int rc = io_uring_submit(&ch->ring);
+
+		if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY || rc == -EINTR)
+			work++; /* transient errors: retry next iteration without sleeping */
+		else
+			log_error("bdev %s: io_uring_submit: %s", ch->file->bdev.name,
+				  strerror(-rc));
+	}
+	return work;
+}
+
+static int bdev_file_poll(void *arg)
+{
+	struct bdev_file_channel *ch = arg;
+
+	return ch->dead ? 0 : bdev_file_progress(ch);
+}
+
+static void bdev_file_efd_ready(void *arg, uint32_t events)
+{
+	struct bdev_file_channel *ch = arg;
+	uint64_t v;
+
+	(void)events;
+	if (ch->dead)
+		return;
+	if (read(ch->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("bdev %s: eventfd read: %s", ch->file->bdev.name, strerror(errno));
+	bdev_file_progress(ch);
+}
+
+/* ---- channels ---- */
+
+static void bdev_file_channel_release(struct bdev_file_channel *ch)
+{
+	if (ch->efd >= 0)
+		close(ch->efd);
+	if (ch->ring_ready)
+		io_uring_queue_exit(&ch->ring);
+	ch->efd = -1;
+	ch->ring_ready = false;
+}
+
+static void bdev_file_channel_free(void *arg)
+{
+	struct bdev_file_channel *ch = arg;
+
+	bdev_file_channel_release(ch);
+	free(ch);
+}
+
+struct bdev_channel *bdev_file_channel_create(struct bdev *bdev, struct evloop *loop)
+{
+	struct bdev_file_channel *ch;
+	int rc;
+
+	if (!loop) {
+		log_error("bdev %s: a file channel needs an event loop", bdev->name);
+		return NULL;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		log_error("bdev %s: cannot allocate a channel", bdev->name);
+		return NULL;
+	}
+	ch->base.bdev = bdev;
+	ch->file = bdev->ctx;
+	ch->loop = loop;
+	ch->efd = -1;
+	rc = io_uring_queue_init(BDEV_FILE_RING_DEPTH, &ch->ring, 0);
+	if (rc < 0) {
+		log_error("bdev %s: io_uring_queue_init: %s", bdev->name, strerror(-rc));
+		goto fail;
+	}
+	ch->ring_ready = true;
+	ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ch->efd < 0) {
+		rc = -errno;
+		log_error("bdev %s: eventfd: %s", bdev->name, strerror(errno));
+		goto fail;
+	}
+	rc = io_uring_register_eventfd(&ch->ring, ch->efd);
+	if (rc < 0) {
+		log_error("bdev %s: io_uring_register_eventfd: %s", bdev->name, strerror(-rc));
+		goto fail;
+	}
+	rc = evloop_add_fd(loop, &ch->efd_handler, ch->efd, EPOLLIN, bdev_file_efd_ready, ch);
+	if (rc < 0) {
+		log_error("bdev %s: evloop_add_fd: %s", bdev->name, strerror(-rc));
+		goto fail;
+	}
+	evloop_add_poller(loop, &ch->poller, bdev_file_poll, ch);
+	log_debug("bdev %s: channel created on %s", bdev->name, evloop_name(loop));
+	return &ch->base;
+
+fail:
+	bdev_file_channel_free(ch);
+	return NULL;
+}
+
+void bdev_file_channel_destroy(struct bdev_channel *base)
+{
+	struct bdev_file_channel *ch = bdev_file_ch(base);
+
+	if (ch->inflight || ch->wait_head)
+		log_warn("bdev %s: channel destroyed with I/O outstanding: completing it first",
+			 ch->file->bdev.name);
+	/* The ring must not be torn down under the kernel; their buffers belong to callers. */
+	while (ch->inflight || ch->wait_head) {
+		struct io_uring_cqe *cqe;
+
+		if (!bdev_file_progress(ch) && ch->inflight)
+			io_uring_wait_cqe(&ch->ring, &cqe);
+	}
+	evloop_del_poller(ch->loop, &ch->poller);
+	evloop_del_fd(ch->loop, &ch->efd_handler);
+	bdev_file_channel_release(ch);
+	ch->dead = true;
+	if (evloop_is_current(ch->loop))
+		evloop_defer(ch->loop, &ch->free_later, bdev_file_channel_free, ch);
+	else
+		free(ch);
+}

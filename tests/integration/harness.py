@@ -1,0 +1,119 @@
+"""Starts and stops nvfabd for integration tests: a fresh daemon per test on a free loopback
+port, its own RPC socket and log, and a kill by PID however the test ends."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("NVFAB_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+NVFABD = os.path.join(BUILD, "apps", "nvfabd")
+NVFAB = os.path.join(BUILD, "apps", "nvfab", "nvfab")
+SUBNQN = "nqn.2026-11.io.nvfab:test"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bdev_call(kind, name, blocks, block_size, path=None):
+    if kind == "ram":
+        return {"method": "bdev_malloc_create", "params": {"name": name, "num_blocks": blocks, "block_size": block_size}}
+    if kind == "null":
+        return {"method": "bdev_null_create", "params": {"name": name, "num_blocks": blocks, "block_size": block_size}}
+    if kind == "file":
+        return {"method": "bdev_uring_create", "params": {"name": name, "filename": path, "block_size": block_size}}
+    raise ValueError(kind)
+
+
+def simple_config(port, bdevs=(("ram", "Malloc0", 16384, 4096),), subnqn=SUBNQN, allow_any_host=True,
+                  hosts=(), discovery_port=None, transport=None):
+    bdev_calls = [bdev_call(*b) for b in bdevs]
+    nvmf = [{"method": "nvmf_create_transport", "params": dict({"trtype": "TCP"}, **(transport or {}))},
+            {"method": "nvmf_create_subsystem",
+             "params": {"nqn": subnqn, "allow_any_host": allow_any_host, "serial_number": "NVFAB-TEST"}}]
+    for b in bdevs:
+        nvmf.append({"method": "nvmf_subsystem_add_ns", "params": {"nqn": subnqn, "namespace": {"bdev_name": b[1]}}})
+    for h in hosts:
+        nvmf.append({"method": "nvmf_subsystem_add_host", "params": {"nqn": subnqn, "host": h}})
+    addr = {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}
+    nvmf.append({"method": "nvmf_subsystem_add_listener", "params": {"nqn": subnqn, "listen_address": addr}})
+    if discovery_port:
+        daddr = dict(addr, trsvcid=str(discovery_port))
+        nvmf.append({"method": "nvmf_subsystem_add_listener",
+                     "params": {"nqn": "nqn.2014-08.org.nvmexpress.discovery", "listen_address": daddr}})
+    return {"subsystems": [{"subsystem": "bdev", "config": bdev_calls}, {"subsystem": "nvmf", "config": nvmf}]}
+
+
+class Target:
+    def __init__(self, config=None, args=(), tmpdir=None):
+        self.dir = tmpdir or tempfile.mkdtemp(prefix="nvfab-it-")
+        self.sock = os.path.join(self.dir, "rpc.sock")
+        self.log_path = os.path.join(self.dir, "nvfabd.log")
+        self.config_path = None
+        cmd = [NVFABD, "-r", self.sock, "-L", "info"] + list(args)
+        if config is not None:
+            self.config_path = os.path.join(self.dir, "config.json")
+            with open(self.config_path, "w") as f:
+                json.dump(config, f)
+            cmd += ["-c", self.config_path]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nvfabd exited with {self.proc.returncode}: {self.read_log()}")
+            if time.time() > deadline:
+                self.stop()
+                raise RuntimeError("nvfabd did not start: " + self.read_log())
+            time.sleep(0.02)
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def rpc(self, method, params=None, timeout=10):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.sock)
+        req = {"jsonrpc": "2.0", "method": method, "id": 1}
+        if params is not None:
+            req["params"] = params
+        s.sendall(json.dumps(req).encode())
+        buf = b""
+        dec = json.JSONDecoder()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("RPC socket closed")
+            buf += chunk
+            try:
+                obj, _ = dec.raw_decode(buf.decode())
+                s.close()
+                return obj
+            except ValueError:
+                continue
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -6,6 +6,9 @@ MESON_OPTS ?=
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+	@# The documented paths: build/nvfabd and build/nvfab.
+	@ln -sf apps/nvfabd $(BUILD)/nvfabd
+	@if [ -e $(BUILD)/apps/nvfab/nvfab ]; then ln -sf apps/nvfab/nvfab $(BUILD)/nvfab; fi
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
@@ -17,13 +20,13 @@ demo: deps all
 	./scripts/demo.sh $(BUILD)
 
 test: deps all
-	./scripts/run-tests.sh $(BUILD)
+	./scripts/run-tests.sh
 
 unit: all
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 integration: all
-	meson test -C $(BUILD) --suite integration --print-errorlogs
+	NVFAB_BUILD=$(BUILD) python3 -m pytest -q tests/integration
 
 interop: all
 	./tests/interop/run.sh $(BUILD)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test suite against a sanitizer build (ASan + UBSan) and prints one summary line.
+#   scripts/run-tests.sh [BUILD_DIR]     (default build-test)
+# NVFAB_SKIP_INTEROP=1 skips the qemu suites (they take a few minutes).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-test}
+[ "$BUILD" = build ] && BUILD=build-test  # `make test` passes the release dir; tests want sanitizers
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null || exit 1
+fi
+ninja -C "$BUILD" || exit 1
+
+passed=0 failed=0 failures=()
+suite() {  # suite NAME COMMAND...
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+suite unit meson test -C "$BUILD" --suite unit --print-errorlogs
+suite integration env NVFAB_BUILD="$BUILD" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+if [ -x tests/interop/run.sh ] && [ "${NVFAB_SKIP_INTEROP:-0}" != 1 ]; then
+  suite interop tests/interop/run.sh "$BUILD"
+fi
+if [ -x tests/fuzz/run.sh ]; then
+  suite fuzz tests/fuzz/run.sh
+fi
+if [ -x bench/run.sh ]; then
+  suite bench-smoke bench/run.sh build --smoke
+fi
+
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

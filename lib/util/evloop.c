@@ -29,6 +29,7 @@ struct evloop {
 	struct list_node pollers;
 	struct list_node timers;
 	struct list_node deferred;
+	struct list_node *poll_next;    /* iteration cursor, moved on if its poller is deleted */
 	pthread_t owner;
 	bool running;
 	pthread_mutex_t msg_lock;
@@ -153,7 +154,9 @@ void evloop_add_poller(struct evloop *loop, struct evloop_poller *p, evloop_poll
 
 void evloop_del_poller(struct evloop *loop, struct evloop_poller *p)
 {
-	(void)loop;
+	/* A poller may delete another (or itself) while the loop walks the list. */
+	if (loop->poll_next == &p->link)
+		loop->poll_next = p->link.next;
 	list_del(&p->link);
 }
 
@@ -256,14 +259,16 @@ static int evloop_run_timers(struct evloop *loop, int *work)
 int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event events[EVLOOP_MAX_EVENTS];
-	struct list_node *pos, *tmp;
+	struct list_node *pos;
 	int work = 0, n, timer_ms;
 
-	list_for_each_safe(pos, tmp, &loop->pollers) {
+	for (pos = loop->pollers.next; pos != &loop->pollers; pos = loop->poll_next) {
 		struct evloop_poller *p = list_entry(pos, struct evloop_poller, link);
 
+		loop->poll_next = pos->next;
 		work += p->fn(p->arg);
 	}
+	loop->poll_next = NULL;
 	timer_ms = evloop_run_timers(loop, &work);
 	if (work || loop->busy_poll)
 		timeout_ms = 0;

@@ -260,12 +260,14 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 	int rc;
 
 	while (consumed < budget) {
+		size_t asked;
 		ssize_t n;
 
 		if (rx->state == TCP_RX_ERROR)
 			return -EPROTO;
 		if (rx->state == TCP_RX_DATA && !rx->data_discard && rx->head == rx->tail &&
 		    rx->data_left >= TCP_RX_DIRECT_MIN) {
+			asked = (size_t)rx->data_left + TCP_RX_STAGING_SIZE;
 			n = rx_read_direct(rx, fd);
 			if (n > 0 && rx->data_left == 0) {
 				rc = rx_data_done(rx, ops, ctx);
@@ -275,7 +277,8 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		} else {
 			if (rx->tail == TCP_RX_STAGING_SIZE) /* cannot happen: process drains it */
 				return -EOVERFLOW;
-			n = recv(fd, rx->staging + rx->tail, TCP_RX_STAGING_SIZE - rx->tail, 0);
+			asked = TCP_RX_STAGING_SIZE - rx->tail;
+			n = recv(fd, rx->staging + rx->tail, asked, 0);
 			if (n > 0)
 				rx->tail += (uint32_t)n;
 		}
@@ -292,6 +295,10 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		rc = rx_process(rx, ops, ctx);
 		if (rc)
 			return rc;
+		/* A short read drained the socket: skip the recv that would only say EAGAIN. The
+		 * caller polls (or epoll, level-triggered, reports) whatever arrives next. */
+		if ((size_t)n < asked)
+			break;
 	}
 	return (int)(consumed > INT32_MAX ? INT32_MAX : consumed);
 }

@@ -52,6 +52,7 @@ def simple_config(port, bdevs=(("ram", "Malloc0", 16384, 4096),), subnqn=SUBNQN,
 class Target:
     def __init__(self, config=None, args=(), tmpdir=None):
         self.dir = tmpdir or tempfile.mkdtemp(prefix="nvfab-it-")
+        os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "rpc.sock")
         self.log_path = os.path.join(self.dir, "nvfabd.log")
         self.config_path = None

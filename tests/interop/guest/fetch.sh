@@ -49,6 +49,12 @@ esac
 
 log() { echo "fetch: $*" >&2; }
 
+# Serialize concurrent runs (parallel CI jobs, nested run-guest.sh): the
+# second one waits, then finds the stamp and returns at once.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.fetch.lock"
+flock 9
+
 # ---------------------------------------------------------------- fast path
 # The stamp records whether fio was requested; a cache without fio does not
 # satisfy NVFAB_INTEROP_FIO=1.
@@ -168,6 +174,7 @@ trap 'rm -rf "$TMPROOT"' EXIT
 : > "$CACHE/packages.txt.tmp"
 for p in "${ORDER[@]}"; do
     # Newest file if several versions accumulated (sort -V on the name).
+    # shellcheck disable=SC2012  # Debian file names are plain
     deb=$(ls -1 "${p}"_*.deb | sort -V | tail -n1)
     dpkg -x "$deb" "$TMPROOT"
     echo "$p $(dpkg-deb -f "$deb" Version)" >> "$CACHE/packages.txt.tmp"

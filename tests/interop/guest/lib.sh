@@ -13,18 +13,38 @@
 
 NVMET=/sys/kernel/config/nvmet
 
-# step NAME CMD...  - run CMD, print "STEP NAME: ok" or "STEP NAME: FAIL" (with
-# the command's output on failure) and return its status.
+# step NAME FUNC [ARGS...]  - run FUNC of the calling script in a fresh
+# "sh -e" process and print "STEP NAME: ok" or "STEP NAME: FAIL (rc=N)" (plus
+# FUNC's output, indented). Returns FUNC's status.
+# Why a new process: "set -e" is ignored inside anything that runs as an if/&&/||
+# condition, so "if func; then" would not stop at a failing command in func.
+# The child re-runs the calling script ($0) with "__step FUNC ARGS"; the script
+# must call  step_dispatch "$@"  after its function definitions and before any
+# side effects (traps, setup), see selftest.sh. State does not survive between
+# steps except through files (e.g. in /tmp) and the kernel.
 step() {
     _name=$1; shift
-    if "$@" > /tmp/.step.out 2>&1; then
+    case $- in *e*) _e=1 ;; *) _e=0 ;; esac
+    set +e
+    sh -e "$0" __step "$@" > /tmp/.step.out 2>&1
+    _rc=$?
+    [ "$_e" = 1 ] && set -e
+    if [ "$_rc" -eq 0 ]; then
         echo "STEP $_name: ok"
-        return 0
+        [ -n "${STEP_VERBOSE:-}" ] && sed 's/^/    | /' /tmp/.step.out
     else
-        _rc=$?
         echo "STEP $_name: FAIL (rc=$_rc)"
         sed 's/^/    | /' /tmp/.step.out
-        return "$_rc"
+    fi
+    return "$_rc"
+}
+
+# step_dispatch "$@"  - in the child started by step: run the function, exit.
+step_dispatch() {
+    if [ "${1:-}" = __step ]; then
+        shift
+        "$@"
+        exit $?
     fi
 }
 
@@ -42,9 +62,26 @@ nvmet_ns_file() {
     _ns=$NVMET/subsystems/$1/namespaces/$2
     [ -e "$3" ] || truncate -s "${4}M" "$3" || return 1
     mkdir "$_ns" &&
-    echo -n "$3" > "$_ns/device_path" &&
+    printf '%s' "$3" > "$_ns/device_path" &&
     echo 1 > "$_ns/buffered_io" &&
     echo 1 > "$_ns/enable"
+}
+
+# nvmet_ns_bdev NQN NSID BLOCKDEV  - add namespace NSID backed by a block device
+# (the nvmet bdev backend: what real targets use; e.g. a brd RAM disk).
+nvmet_ns_bdev() {
+    _ns=$NVMET/subsystems/$1/namespaces/$2
+    mkdir "$_ns" &&
+    printf '%s' "$3" > "$_ns/device_path" &&
+    echo 1 > "$_ns/enable"
+}
+
+# brd_load COUNT SIZE_MIB  - create /dev/ram0../dev/ram<COUNT-1>, each SIZE_MIB
+# (RAM is allocated lazily, on write). brd is in the initramfs but not loaded
+# at boot because its size is a load-time parameter.
+brd_load() {
+    modprobe brd rd_nr="$1" rd_size=$(($2 * 1024)) &&
+    [ -b /dev/ram0 ]
 }
 
 # nvmet_port ID TRADDR TRSVCID  - create a TCP/IPv4 port (not yet enabled:

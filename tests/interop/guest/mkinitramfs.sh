@@ -36,6 +36,11 @@ done
 log() { echo "mkinitramfs: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+mkdir -p "$CACHE"
+# Serialize concurrent builds; a waiter then sees the fresh recipe and skips.
+exec 9>"$CACHE/.mkinitramfs.lock"
+flock 9
+
 [[ -f "$CACHE/.fetch-complete" ]] || die "cache incomplete; run tests/interop/guest/fetch.sh first"
 ROOT=$CACHE/root
 KVER=$(cat "$CACHE/kernel-version")
@@ -51,6 +56,10 @@ MODULES=(virtio_pci virtio_net configfs crc32c_generic
          nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp ext4 loop)
 # shellcheck disable=SC2206
 MODULES+=(${NVFAB_INTEROP_EXTRA_MODULES:-})
+# Included but NOT loaded at boot; load on demand with busybox modprobe, which
+# reads the filtered modules.dep written below. brd (RAM block device) takes
+# its size as a load parameter:  modprobe brd rd_nr=1 rd_size=<KiB>
+ONDEMAND_MODULES=(brd)
 
 BINARIES=(usr/sbin/nvme sbin/mke2fs sbin/e2fsck)
 [[ -x "$ROOT/usr/bin/fio" ]] && BINARIES+=(usr/bin/fio)
@@ -58,7 +67,7 @@ BINARIES=(usr/sbin/nvme sbin/mke2fs sbin/e2fsck)
 # ---------------------------------------------------------------- up to date?
 recipe=$( {
     cat "$0" "$SCRIPT_DIR/init" "$SCRIPT_DIR/lib.sh"
-    echo "${MODULES[*]}" "${BINARIES[*]}"
+    echo "${MODULES[*]}" "${ONDEMAND_MODULES[*]}" "${BINARIES[*]}"
     cat "$CACHE/.fetch-complete" "$CACHE/packages.txt"
 } | sha256sum | cut -d' ' -f1)
 if [[ $FORCE == 0 && -f "$OUT" && "$(cat "$OUT.recipe" 2>/dev/null)" == "$recipe" ]]; then
@@ -82,24 +91,33 @@ install -m 0755 "$ROOT/bin/busybox" "$STAGE/bin/busybox"
 # ---------------------------------------------------------------- binaries
 # Library search path inside the Debian tree, in ld.so's default order.
 LIBDIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64 lib usr/lib)
-declare -A DONE=()
-find_lib() {   # SONAME -> relative path in ROOT
-    local d
-    for d in "${LIBDIRS[@]}"; do
-        [[ -e "$ROOT/$d/$1" ]] && { echo "$d/$1"; return 0; }
+declare -A ELF_DONE=()
+find_lib() {   # SONAME [EXTRA_DIRS...] -> relative path in ROOT
+    local so=$1 d; shift
+    for d in "$@" "${LIBDIRS[@]}"; do
+        [[ -e "$ROOT/$d/$so" ]] && { echo "$d/$so"; return 0; }
     done
     return 1
 }
 copy_elf() {   # REL path: copy (dereferenced) and recurse into DT_NEEDED
-    local rel=$1 lib dep
-    [[ -n "${DONE[$rel]:-}" ]] && return 0
-    DONE[$rel]=1
+    local rel=$1 lib dep dyn origin
+    local -a rpath=()
+    [[ -n "${ELF_DONE[$rel]:-}" ]] && return 0
+    ELF_DONE[$rel]=1
     mkdir -p "$STAGE/$(dirname "$rel")"
     cp -L "$ROOT/$rel" "$STAGE/$rel"
+    dyn=$(readelf -d "$ROOT/$rel")
+    # DT_RUNPATH/DT_RPATH (e.g. librados -> /usr/lib/x86_64-linux-gnu/ceph),
+    # with $ORIGIN expanded, searched before the default dirs.
+    origin=$(dirname "$rel")
+    while IFS= read -r d; do
+        d=${d//\$ORIGIN/\/$origin}; d=${d//\$\{ORIGIN\}/\/$origin}
+        [[ -n "$d" ]] && rpath+=("${d#/}")
+    done < <(sed -n 's/.*(R\(UN\)\?PATH).*\[\(.*\)\]/\2/p' <<<"$dyn" | tr ':' '\n')
     while read -r lib; do
-        dep=$(find_lib "$lib") || die "$rel needs $lib: not found in the cache (add its package in fetch.sh)"
+        dep=$(find_lib "$lib" "${rpath[@]}") || die "$rel needs $lib: not found in the cache (add its package in fetch.sh)"
         copy_elf "$dep"
-    done < <(readelf -d "$ROOT/$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    done < <(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
 }
 for b in "${BINARIES[@]}"; do
     [[ -e "$ROOT/$b" ]] || die "binary $b not in the cache"
@@ -148,8 +166,15 @@ for m in "${MODULES[@]}"; do
     [[ -n "$rel" ]] || die "module $m not found in $MODDIR/modules.dep"
     add_mod "$rel"
 done
+BOOT_COUNT=${#MOD_ORDER[@]}
+for m in "${ONDEMAND_MODULES[@]}"; do
+    rel=$(mod_path "$m")
+    [[ -n "$rel" ]] || die "module $m not found in $MODDIR/modules.dep"
+    add_mod "$rel"
+done
 : > "$STAGE/etc/nvfab-interop/modules"
-for rel in "${MOD_ORDER[@]}"; do
+for i in "${!MOD_ORDER[@]}"; do
+    rel=${MOD_ORDER[$i]}
     dst=$STAGE/$MODDIR/${rel%.xz}
     dst=${dst%.zst}
     mkdir -p "$(dirname "$dst")"
@@ -160,7 +185,9 @@ for rel in "${MOD_ORDER[@]}"; do
         *.ko.zst) zstd -dcq "$ROOT/$MODDIR/$rel" > "$dst" ;;
         *)        cp "$ROOT/$MODDIR/$rel" "$dst" ;;
     esac
-    echo "${dst#"$STAGE/$MODDIR/"}" >> "$STAGE/etc/nvfab-interop/modules"
+    if ((i < BOOT_COUNT)); then
+        echo "${dst#"$STAGE/$MODDIR/"}" >> "$STAGE/etc/nvfab-interop/modules"
+    fi
 done
 # A filtered modules.dep/alias so busybox modprobe (also the kernel's
 # request_module helper, /sbin/modprobe) can reload/unload modules by name.
@@ -187,8 +214,8 @@ mkdir -p "$(dirname "$OUT")"
 # Sorted names + fixed owner: deterministic archive. gzip -1: the kernel's
 # decompression time matters more (TCG is slow) than a few MB of size.
 (cd "$STAGE" && find . -mindepth 1 -printf '%P\0' | LC_ALL=C sort -z |
-    cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 > "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+    cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 > "$OUT.tmp.$$"
+mv "$OUT.tmp.$$" "$OUT"
 echo "$recipe" > "$OUT.recipe"
 log "built $OUT ($(du -h "$OUT" | cut -f1), ${#MOD_ORDER[@]} modules, kernel $KVER)"
 echo "$OUT"

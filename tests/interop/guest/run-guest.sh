@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# run-guest.sh - boot the interop guest under qemu TCG with one test script.
+#
+# usage: run-guest.sh [options] GUEST_SCRIPT
+#   GUEST_SCRIPT         busybox-sh script run as /test.sh inside the guest; a
+#                        bare name (selftest.sh) is looked up next to this file.
+# options:
+#   -p, --port PORT|auto forward host 127.0.0.1:PORT -> guest 10.0.2.15:4420
+#                        (user-mode net hostfwd; for guest TARGET mode). "auto"
+#                        picks a free port. Default: no forwarding.
+#   -e, --env KEY=VALUE  export KEY=VALUE to the guest script (repeatable)
+#   -f, --file SRC[:DST] copy host file SRC into the guest at DST
+#                        (default /data/<basename>) (repeatable)
+#   -x, --exec CMD       TARGET mode: once the guest prints the ready marker,
+#                        run CMD on the host (bash -c), then stop the guest.
+#                        CMD sees NVFAB_INTEROP_PORT, NVFAB_INTEROP_LOG,
+#                        NVFAB_INTEROP_QEMU_PID in its environment.
+#   -r, --ready MARKER   marker --exec waits for (default NVFAB-INTEROP-TARGET-READY)
+#   -t, --timeout SEC    wall-clock limit for the whole run (default 300)
+#   -l, --log FILE       console log (default $CACHE/logs/<script>.<pid>.log,
+#                        deleted after a PASS unless NVFAB_INTEROP_KEEP_LOGS=1)
+#   -q, --quiet          do not copy the guest console to stderr
+#       --smp N          vCPUs (default 2: nvmet + host in one guest like it)
+#       --mem MB         guest RAM (default 1024)
+#       --append ARGS    extra kernel command line (e.g. "loglevel=7")
+# env: NVFAB_INTEROP_CACHE, NVFAB_INTEROP_TIMEOUT (default for -t),
+#      NVFAB_INTEROP_KEEP_LOGS=1 (keep logs of passing runs too).
+#      (NVFAB_INTEROP_PORT is deliberately NOT read: it is what --exec commands
+#      receive, and a nested run-guest.sh must not grab the same port.)
+# exit codes:
+#   0    guest printed "NVFAB-INTEROP-RESULT: PASS" (or, with --exec, CMD exit 0)
+#   1    guest printed "NVFAB-INTEROP-RESULT: FAIL <n>"
+#   2    usage error
+#   3    infrastructure error (cache/build failed, qemu failed or exited
+#        without a result marker, port in use)
+#   124  timeout
+#   with --exec: CMD's own exit code once CMD has run.
+# The last stderr line is a summary:
+#   run-guest: <script> result=<PASS|FAIL n|...> boot=<s> total=<s> log=<file>
+# where boot = seconds from qemu start to the NVFAB-INTEROP-INIT line.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/../../.." && pwd)
+CACHE=${NVFAB_INTEROP_CACHE:-$REPO/.cache/interop}
+export NVFAB_INTEROP_CACHE=$CACHE
+
+PORT=""
+TIMEOUT=${NVFAB_INTEROP_TIMEOUT:-300}
+READY=NVFAB-INTEROP-TARGET-READY
+EXEC=""
+LOG=""
+QUIET=0
+SMP=2
+MEM=1024
+APPEND=""
+ENVS=()
+FILES=()
+SCRIPT=""
+
+usage() { sed -n '2,40p' "$0" >&2; exit 2; }
+while (($#)); do
+    case "$1" in
+        -p|--port) PORT=$2; shift 2 ;;
+        -e|--env) ENVS+=("$2"); shift 2 ;;
+        -f|--file) FILES+=("$2"); shift 2 ;;
+        -x|--exec) EXEC=$2; shift 2 ;;
+        -r|--ready) READY=$2; shift 2 ;;
+        -t|--timeout) TIMEOUT=$2; shift 2 ;;
+        -l|--log) LOG=$2; shift 2 ;;
+        -q|--quiet) QUIET=1; shift ;;
+        --smp) SMP=$2; shift 2 ;;
+        --mem) MEM=$2; shift 2 ;;
+        --append) APPEND=$2; shift 2 ;;
+        -h|--help) usage ;;
+        -*) echo "run-guest: unknown option $1" >&2; usage ;;
+        *) [[ -z "$SCRIPT" ]] || usage; SCRIPT=$1; shift ;;
+    esac
+done
+[[ -n "$SCRIPT" ]] || usage
+if [[ ! -f "$SCRIPT" && -f "$SCRIPT_DIR/$SCRIPT" ]]; then SCRIPT=$SCRIPT_DIR/$SCRIPT; fi
+[[ -f "$SCRIPT" ]] || { echo "run-guest: no such script: $SCRIPT" >&2; exit 2; }
+NAME=$(basename "$SCRIPT" .sh)
+
+say() { echo "run-guest: $*" >&2; }
+
+# ---------------------------------------------------------------- build
+# Both are idempotent and return in well under a second when up to date.
+# Their chatter is only shown when they fail.
+if ! out=$("$SCRIPT_DIR/fetch.sh" 2>&1); then echo "$out" >&2; say "fetch.sh failed"; exit 3; fi
+if ! BASE=$("$SCRIPT_DIR/mkinitramfs.sh" 2>"$CACHE/.mkinitramfs.err"); then
+    cat "$CACHE/.mkinitramfs.err" >&2; say "mkinitramfs.sh failed"; exit 3
+fi
+KERNEL=$CACHE/vmlinuz
+
+# ---------------------------------------------------------------- state & cleanup
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-guest.XXXXXX")
+QPID=""
+TPID=""
+EPID=""
+KEEP_LOG=${NVFAB_INTEROP_KEEP_LOGS:-0}
+if [[ -z "$LOG" ]]; then
+    mkdir -p "$CACHE/logs"
+    LOG=$CACHE/logs/$NAME.$$.log
+else
+    KEEP_LOG=1
+fi
+: > "$LOG"
+
+stop_pid() {   # PID: TERM, up to 3 s grace, then KILL. Only our own children.
+    local pid=$1
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+# shellcheck disable=SC2317  # invoked via trap
+cleanup() {
+    [[ -n "$EPID" ]] && stop_pid "$EPID"
+    [[ -n "$QPID" ]] && stop_pid "$QPID"
+    # tail exits by itself (--pid) once qemu is gone; this is the fallback.
+    [[ -n "$TPID" ]] && stop_pid "$TPID"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- per-test cpio
+# A second cpio archive appended to the base one: the kernel unpacks both,
+# later files win. Holds /test.sh, /test.env and any -f files.
+mkdir -p "$WORK/extra"
+install -m 0755 "$SCRIPT" "$WORK/extra/test.sh"
+: > "$WORK/extra/test.env"
+for kv in "${ENVS[@]}"; do
+    k=${kv%%=*}; v=${kv#*=}
+    [[ "$kv" == *=* && "$k" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { say "bad --env '$kv'"; exit 2; }
+    printf "%s='%s'\n" "$k" "${v//\'/\'\\\'\'}" >> "$WORK/extra/test.env"
+done
+for f in "${FILES[@]}"; do
+    src=${f%%:*}; dst=/data/$(basename "$src")
+    [[ "$f" == *:* ]] && dst=${f#*:}
+    [[ -f "$src" ]] || { say "no such file: $src"; exit 2; }
+    mkdir -p "$WORK/extra$(dirname "$dst")"
+    cp -p "$src" "$WORK/extra$dst"
+done
+(cd "$WORK/extra" && find . -mindepth 1 -printf '%P\0' | LC_ALL=C sort -z |
+    cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 > "$WORK/extra.cpio.gz"
+cat "$BASE" "$WORK/extra.cpio.gz" > "$WORK/initrd.img"
+
+# ---------------------------------------------------------------- port
+port_free() {   # nobody accepts on 127.0.0.1:$1 (connect refused)
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+AUTO_PORT=0
+if [[ "$PORT" == auto ]]; then
+    AUTO_PORT=1
+    PORT=""
+fi
+pick_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        port_free "$p" && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- boot
+# -accel tcg: no KVM here. -cpu max: every feature TCG emulates (SSE4.2 etc).
+# -nodefaults/-display none: no VGA/default NIC; the only console is ttyS0,
+# written straight to $LOG. -no-reboot + panic=-1: a guest panic or reboot
+# ends qemu at once instead of looping. ipv6=off: slirp need not answer RS.
+# romfile=: no iPXE option ROM needed (we boot with -kernel).
+# Kernel: quiet keeps the console to warnings so the markers stay readable.
+start_qemu() {
+    local net=user,id=n0,ipv6=off
+    [[ -n "$PORT" ]] && net+=",hostfwd=tcp:127.0.0.1:${PORT}-:4420"
+    T0=$EPOCHREALTIME
+    qemu-system-x86_64 \
+        -accel tcg -cpu max -smp "$SMP" -m "$MEM" \
+        -nodefaults -no-user-config -display none -no-reboot \
+        -serial "file:$LOG" \
+        -kernel "$KERNEL" -initrd "$WORK/initrd.img" \
+        -append "console=ttyS0 quiet panic=-1 $APPEND" \
+        -netdev "$net" -device virtio-net-pci,netdev=n0,romfile= \
+        </dev/null >"$WORK/qemu.out" 2>&1 &
+    QPID=$!
+}
+
+for attempt in 1 2 3; do
+    if [[ $AUTO_PORT == 1 ]]; then PORT=$(pick_port) || { say "no free port found"; exit 3; }; fi
+    start_qemu
+    # A hostfwd clash makes qemu exit right away; in auto mode, try another port.
+    sleep 0.3
+    if ! kill -0 "$QPID" 2>/dev/null && grep -q 'host forwarding' "$WORK/qemu.out"; then
+        wait "$QPID" 2>/dev/null || true
+        QPID=""
+        if [[ $AUTO_PORT == 1 && $attempt -lt 3 ]]; then continue; fi
+        say "port $PORT unavailable: $(cat "$WORK/qemu.out")"
+        exit 3
+    fi
+    break
+done
+[[ -n "$PORT" ]] && say "hostfwd 127.0.0.1:$PORT -> guest :4420"
+if [[ $QUIET == 0 ]]; then
+    tail -n +1 -F --pid="$QPID" "$LOG" >&2 2>/dev/null &
+    TPID=$!
+fi
+
+elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b - a}'; }
+BOOT="-"
+RESULT=""
+RC=3
+DEADLINE=$(( $(date +%s) + TIMEOUT ))
+
+summary() {
+    # Give the streaming tail a moment to flush the final console lines.
+    [[ -n "$TPID" ]] && sleep 0.3
+    say "$NAME result=${RESULT:-none} boot=${BOOT}s total=$(elapsed)s log=$1"
+}
+
+# ---------------------------------------------------------------- watch
+# Poll the console log: cheap (it is a few KB) and needs no extra processes.
+while :; do
+    if [[ "$BOOT" == "-" ]] && grep -aq '^NVFAB-INTEROP-INIT:' "$LOG"; then
+        BOOT=$(elapsed)
+    fi
+    line=$(grep -a -m1 -E '^NVFAB-INTEROP-RESULT: ' "$LOG" | tr -d '\r' || true)
+    if [[ -n "$line" ]]; then
+        RESULT=${line#NVFAB-INTEROP-RESULT: }
+        [[ "$RESULT" == PASS ]] && RC=0 || RC=1
+        # The guest powers itself off right after the marker; wait briefly.
+        for _ in $(seq 50); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
+        break
+    fi
+    if [[ -n "$EXEC" ]] && grep -aqF -- "$READY" "$LOG"; then
+        RESULT="READY"
+        say "guest ready after $(elapsed)s; running: $EXEC"
+        left=$(( DEADLINE - $(date +%s) ))
+        ((left > 0)) || left=1
+        # In the background + wait, so a TERM/INT to us is handled at once
+        # (bash defers traps while a foreground child runs); cleanup stops it.
+        NVFAB_INTEROP_PORT=$PORT NVFAB_INTEROP_LOG=$LOG NVFAB_INTEROP_QEMU_PID=$QPID \
+            timeout "$left" bash -c "$EXEC" &
+        EPID=$!
+        wait "$EPID" && RC=0 || RC=$?
+        EPID=""
+        RESULT="exec rc=$RC"
+        ((RC == 124)) && say "--exec command timed out"
+        break
+    fi
+    if ! kill -0 "$QPID" 2>/dev/null; then
+        wait "$QPID" 2>/dev/null && qrc=0 || qrc=$?
+        QPID=""
+        RESULT="qemu exited (rc=$qrc) without a result marker"
+        sed 's/^/qemu: /' "$WORK/qemu.out" >&2
+        RC=3
+        break
+    fi
+    if (( $(date +%s) >= DEADLINE )); then
+        RESULT="TIMEOUT after ${TIMEOUT}s"
+        RC=124
+        break
+    fi
+    sleep 0.2
+done
+
+[[ -n "$QPID" ]] && stop_pid "$QPID"
+QPID=""
+if [[ $RC == 0 && $KEEP_LOG != 1 ]]; then
+    rm -f "$LOG"
+    summary "(removed; NVFAB_INTEROP_KEEP_LOGS=1 keeps it)"
+else
+    summary "$LOG"
+fi
+exit "$RC"

@@ -1,0 +1,71 @@
+#!/bin/sh
+# target.sh - guest TARGET mode: the Linux kernel NVMe/TCP target (nvmet-tcp)
+# for host-side tests (libnvfab as the NVMe/TCP host).
+#
+# Host side:
+#   tests/interop/guest/run-guest.sh -p auto -x 'your-test 127.0.0.1 $NVFAB_INTEROP_PORT' target.sh
+# run-guest.sh forwards host 127.0.0.1:PORT -> guest 10.0.2.15:4420, waits for
+# the ready marker below, runs the -x command on the host, then kills qemu.
+#
+# Configures, via configfs:
+#   subsystem  $NVFAB_TARGET_NQN (default nqn.2026-11.io.nvfab:kernel-target),
+#              attr_allow_any_host=1, serial/model left at kernel defaults
+#   namespaces 1..$NVFAB_TARGET_NS_COUNT (default 1), $NVFAB_TARGET_SIZE_MIB
+#              each (default 64), backend $NVFAB_TARGET_BACKEND:
+#                file (default): sparse file on tmpfs, buffered_io=1
+#                                (LBA size 4 KiB; Write Zeroes fails on tmpfs
+#                                with an NVMe error - see README)
+#                brd:            RAM block device, bdev backend (LBA 512 B)
+#   port 1     tcp/ipv4 0.0.0.0:4420, optional
+#              NVFAB_TARGET_INLINE_DATA_SIZE -> param_inline_data_size
+# The discovery subsystem (nqn.2014-08.org.nvmexpress.discovery) is served on
+# the same port automatically. Discovery log entries of a port bound to
+# 0.0.0.0 carry the address the connection arrived on (the guest's
+# 10.0.2.15), not the host's 127.0.0.1:PORT: connect by explicit address.
+#
+# Console markers:
+#   NVFAB-INTEROP-TARGET-READY nqn=<nqn> port=4420 ns=<n> backend=<b>
+#       after the port is live. Then it sleeps forever; the host harness ends
+#       the guest (there is no shared fs to signal through). Kernel info
+#       messages (nvmet: creating controller ...) are shown on the console,
+#       so the console log doubles as a target-side trace.
+#   STEP <name>: FAIL ... and exit non-zero (-> NVFAB-INTEROP-RESULT: FAIL)
+#       if configuration fails.
+set -eu
+. /lib/nvfab-interop/lib.sh
+
+NQN=${NVFAB_TARGET_NQN:-nqn.2026-11.io.nvfab:kernel-target}
+SIZE=${NVFAB_TARGET_SIZE_MIB:-64}
+NS_COUNT=${NVFAB_TARGET_NS_COUNT:-1}
+BACKEND=${NVFAB_TARGET_BACKEND:-file}
+INLINE=${NVFAB_TARGET_INLINE_DATA_SIZE:-}
+
+configure() {
+    nvmet_subsys "$NQN"
+    case "$BACKEND" in
+        brd) brd_load "$NS_COUNT" "$SIZE" ;;
+        file) ;;
+        *) echo "unknown NVFAB_TARGET_BACKEND=$BACKEND"; return 2 ;;
+    esac
+    n=1
+    while [ "$n" -le "$NS_COUNT" ]; do
+        if [ "$BACKEND" = brd ]; then
+            nvmet_ns_bdev "$NQN" "$n" "/dev/ram$((n - 1))"
+        else
+            nvmet_ns_file "$NQN" "$n" "/tmp/nvmet-ns$n.img" "$SIZE"
+        fi
+        n=$((n + 1))
+    done
+    nvmet_port 1 0.0.0.0 4420
+    [ -z "$INLINE" ] || echo "$INLINE" > "$NVMET/ports/1/param_inline_data_size"
+    nvmet_link 1 "$NQN"
+}
+
+step_dispatch "$@"
+
+step configure configure
+# Show kernel info-level messages (nvmet controller create/teardown, errors)
+# on the console from now on: quiet would hide them.
+dmesg -n 7
+echo "NVFAB-INTEROP-TARGET-READY nqn=$NQN port=4420 ns=$NS_COUNT backend=$BACKEND"
+while :; do sleep 3600; done

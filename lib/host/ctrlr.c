@@ -101,11 +101,12 @@ static int prop_set(struct nvfab_ctrlr *ctrlr, uint32_t ofst, uint64_t val, stru
 int nvfab_ctrlr_get_property(struct nvfab_ctrlr *ctrlr, uint32_t offset, bool eight_bytes,
 			     uint64_t *value)
 {
-	if (offset == NVMF_PROP_CAP && eight_bytes) {
-		*value = ctrlr->cap;
-		return 0;
-	}
-	return prop_get(ctrlr, offset, eight_bytes, value, NULL);
+	int rc;
+
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	rc = prop_get(ctrlr, offset, eight_bytes, value, NULL);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
 }
 
 static void msleep(unsigned ms)
@@ -190,15 +191,17 @@ int nvfab_ctrlr_identify(struct nvfab_ctrlr *ctrlr, uint8_t cns, uint32_t nsid, 
 	sqe.opc = nvme_admin_identify;
 	sqe.nsid = nsid;
 	sqe.cdw10 = cns;
+	pthread_mutex_lock(&ctrlr->admin_lock);
 	rc = host_ctrlr_admin_exec(ctrlr, &sqe, HOST_XFER_C2H, buf, NVME_IDENTIFY_DATA_SIZE,
 				   cpl ? cpl : &local);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
 	if (rc)
 		return rc;
 	return (cpl ? cpl : &local)->status & 0x7ff ? -EIO : 0;
 }
 
-int nvfab_ctrlr_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
-			     uint64_t offset, void *buf, uint32_t len, struct nvfab_cpl *cpl)
+static int get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
+			void *buf, uint32_t len, struct nvfab_cpl *cpl)
 {
 	uint32_t max = ctrlr->max_xfer ? ctrlr->max_xfer : 4096;
 	struct nvfab_cpl local;
@@ -231,6 +234,17 @@ int nvfab_ctrlr_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t ns
 		done += chunk;
 	}
 	return 0;
+}
+
+int nvfab_ctrlr_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
+			     uint64_t offset, void *buf, uint32_t len, struct nvfab_cpl *cpl)
+{
+	int rc;
+
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	rc = get_log_page(ctrlr, lid, nsid, offset, buf, len, cpl);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
 }
 
 static int identify_ctrlr(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
@@ -414,6 +428,7 @@ static void ctrlr_free(struct nvfab_ctrlr *ctrlr)
 	free(ctrlr->qid_used);
 	host_qpair_fini(&ctrlr->admin);
 	pthread_mutex_destroy(&ctrlr->qid_lock);
+	pthread_mutex_destroy(&ctrlr->admin_lock);
 	free(ctrlr);
 }
 
@@ -437,6 +452,14 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 		return NULL;
 	}
 	pthread_mutex_init(&ctrlr->qid_lock, NULL);
+	{
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&ctrlr->admin_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	ctrlr->trid = *trid;
 	if (!ctrlr->trid.trsvcid[0])
 		snprintf(ctrlr->trid.trsvcid, sizeof(ctrlr->trid.trsvcid), "%s", NVFAB_DEFAULT_PORT);
@@ -529,7 +552,9 @@ void nvfab_ctrlr_disconnect(struct nvfab_ctrlr *ctrlr)
 {
 	if (!ctrlr)
 		return;
+	pthread_mutex_lock(&ctrlr->admin_lock);
 	ctrlr_shutdown(ctrlr);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
 	if (ctrlr->admin.fd >= 0)
 		host_qpair_close(&ctrlr->admin, -ESHUTDOWN, false);
 	host_qpair_fail_all(&ctrlr->admin, -ESHUTDOWN);
@@ -593,7 +618,7 @@ int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
 	return 0;
 }
 
-int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr)
+static int process_admin(struct nvfab_ctrlr *ctrlr)
 {
 	uint64_t now;
 	int state = atomic_load(&ctrlr->state);
@@ -645,6 +670,18 @@ int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr)
 		ctrlr->next_ka_ns = now + (uint64_t)ctrlr->kato_ms * 500000ull;
 	}
 	return 0;
+}
+
+int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr)
+{
+	int rc;
+
+	/* Someone else is on the admin queue right now: they keep it serviced. */
+	if (pthread_mutex_trylock(&ctrlr->admin_lock))
+		return atomic_load(&ctrlr->state) == HOST_CTRLR_FAILED ? -ENOTCONN : 0;
+	rc = process_admin(ctrlr);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
 }
 
 /* ---- accessors ---- */

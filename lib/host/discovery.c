@@ -14,7 +14,7 @@
 _Static_assert(sizeof(struct nvmf_discovery_log) == 1024, "discovery log header is 1 KiB");
 _Static_assert(sizeof(struct nvmf_disc_log_entry) == 1024, "discovery log entry is 1 KiB");
 
-int nvfab_ctrlr_get_discovery_log(struct nvfab_ctrlr *ctrlr, struct nvmf_discovery_log **out)
+static int get_discovery_log(struct nvfab_ctrlr *ctrlr, struct nvmf_discovery_log **out)
 {
 	struct nvmf_discovery_log *log = NULL, *hdr;
 	int rc = -EAGAIN;
@@ -66,6 +66,17 @@ int nvfab_ctrlr_get_discovery_log(struct nvfab_ctrlr *ctrlr, struct nvmf_discove
 	}
 	free(hdr);
 	free(log);
+	return rc;
+}
+
+int nvfab_ctrlr_get_discovery_log(struct nvfab_ctrlr *ctrlr, struct nvmf_discovery_log **out)
+{
+	int rc;
+
+	/* One snapshot: no keep-alive or other admin command in between. */
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	rc = get_discovery_log(ctrlr, out);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
 	return rc;
 }
 

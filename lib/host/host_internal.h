@@ -143,6 +143,9 @@ struct nvfab_ctrlr {
 	struct nvfab_ns *ns;           /* sorted by nsid */
 	uint32_t num_ns;
 	pthread_mutex_t qid_lock;      /* control path only: QID allocation */
+	/* Recursive; control path only. The admin queue is shared by nvfab_ctrlr_process_admin(),
+	 * the synchronous admin commands and the sync I/O helpers' keep-alive duty. */
+	pthread_mutex_t admin_lock;
 	uint8_t *qid_used;             /* [nr_io_queues + 1] */
 	char last_error[512];
 };

@@ -524,7 +524,8 @@ void host_qpair_close(struct host_qpair *qp, int err, bool hold)
 	struct list_node *n;
 
 	if (qp->fd >= 0) {
-		if (err == -EPROTO && qp->rx.state == TCP_RX_ERROR)
+		/* Only on an idle send queue: after a partly sent PDU it would be noise. */
+		if (err == -EPROTO && qp->rx.state == TCP_RX_ERROR && !tcp_tx_pending(&qp->tx))
 			qp_send_term_req(qp);
 		close(qp->fd);
 		qp->fd = -1;

@@ -63,6 +63,18 @@ static void sync_idle(struct nvfab_qpair *qp)
 		(void)poll(NULL, 0, 10);
 }
 
+/* A long transfer must not let the controller's keep-alive timer run out: between commands,
+ * every 100 ms, service the admin queue (it has its own lock; busy elsewhere means serviced). */
+static void sync_admin(struct nvfab_qpair *qp, uint64_t *next_ns)
+{
+	uint64_t now = host_now_ns();
+
+	if (now < *next_ns)
+		return;
+	*next_ns = now + 100000000ull;
+	(void)nvfab_ctrlr_process_admin(nvfab_qpair_ctrlr(qp));
+}
+
 static int sync_io(struct nvfab_qpair *qp, const struct nvfab_ns *ns, submit_fn submit,
 		   uint64_t lba, uint64_t nblocks, uint8_t *buf, uint32_t flags,
 		   struct nvfab_cpl *cpl)
@@ -70,7 +82,7 @@ static int sync_io(struct nvfab_qpair *qp, const struct nvfab_ns *ns, submit_fn 
 	uint32_t max_blocks = host_max_blocks(nvfab_ctrlr_max_xfer(ns->ctrlr), ns->block_size);
 	struct sync_ctx ctx = {0};
 	struct host_chunk chunk;
-	uint64_t idx = 0;
+	uint64_t idx = 0, next_admin = 0;
 	int err = 0;
 
 	if (cpl)
@@ -104,6 +116,7 @@ static int sync_io(struct nvfab_qpair *qp, const struct nvfab_ns *ns, submit_fn 
 		}
 		if (rc == 0)
 			sync_idle(qp);
+		sync_admin(qp, &next_admin);
 	}
 	if (ctx.failed) {
 		if (cpl)
@@ -149,6 +162,7 @@ int nvfab_compare_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64
 int nvfab_flush_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, struct nvfab_cpl *cpl)
 {
 	struct sync_ctx ctx = {0};
+	uint64_t next_admin = 0;
 	int rc = nvfab_flush(qp, ns, sync_cb, &ctx);
 
 	if (cpl)
@@ -162,6 +176,7 @@ int nvfab_flush_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, struct n
 			return rc;
 		if (rc == 0 && ctx.inflight)
 			sync_idle(qp);
+		sync_admin(qp, &next_admin);
 	}
 	if (ctx.failed) {
 		if (cpl)

@@ -738,11 +738,12 @@ static void rpc_nvmf_subsystem_get_controllers(struct rpc_request *req, struct j
 	arr = json_object_new_array();
 	for (pos = s->ctrlrs.next; pos != &s->ctrlrs; pos = pos->next) {
 		const struct tgt_ctrlr *c = list_entry(pos, struct tgt_ctrlr, link);
-		struct json_object *o = json_object_new_object();
+		struct json_object *o;
 		char id[40];
 
 		if (c->destroying)
 			continue;
+		o = json_object_new_object();
 		uuid_format(c->hostid, id);
 		json_object_object_add(o, "cntlid", json_object_new_int64(c->cntlid));
 		json_object_object_add(o, "hostnqn", json_object_new_string(c->hostnqn));

@@ -43,6 +43,8 @@ int tgt_req_parse_sgl(struct tgt_req *req, uint32_t icd_len, uint16_t *status)
 	req->data_len = 0;
 	req->iovcnt = 0;
 	req->data_to_host = xfer == 2;
+	if (len == 0 && icd_len == 0)
+		return 0; /* no data, whatever descriptor type the host chose to say so with */
 	if ((req->cmd.flags & 0xc0) != NVME_SQE_PSDT_SGL && req->cmd.opc != NVME_FABRICS_OPC &&
 	    (len || icd_len)) {
 		/* Fabrics carries data only through SGLs. */

@@ -61,7 +61,10 @@ struct tcp_qpair {
 	uint32_t busy;              /* requests not on the free list */
 	struct list_node free;
 	struct tcp_req *rx_req;     /* request whose data the current PDU carries */
-	struct tcp_tx_pdu ic_pdu;   /* ICResp or C2HTermReq */
+	struct tcp_tx_pdu ic_pdu;   /* ICResp */
+	/* C2HTermReq: not ic_pdu, whose ICResp may still be queued when a PDU in the same
+	 * receive batch is refused (enqueueing it twice corrupted the send queue). */
+	struct tcp_tx_pdu term_pdu;
 	uint8_t term_data[NVME_TCP_TERM_REQ_DATA_MAX];
 	struct iovec term_iov;
 	bool term_sent;
@@ -249,7 +252,10 @@ static void tcp_req_complete(struct tgt_req *req)
 	success_flag = req->data_to_host && req->data_len && req->rsp.status == 0 &&
 		       req->rsp.dw0 == 0 && req->rsp.dw1 == 0 && req->qp->sq_flow_disabled &&
 		       g_tgt.opts.c2h_success;
-	if (req->data_to_host && req->data_len && req->rsp.status == 0) {
+	/* iovcnt: a command that declared data to the host but produced none (Get Features of a
+	 * feature without a data structure, with an SGL length) answers without C2HData; a
+	 * C2HData PDU without iovecs made tcp_tx_flush() spin on empty sendmsg() calls. */
+	if (req->data_to_host && req->data_len && req->iovcnt && req->rsp.status == 0) {
 		struct nvme_tcp_data_hdr *d = &tr->data_pdu.hdr.data;
 
 		memset(d, 0, sizeof(*d));
@@ -305,7 +311,7 @@ static void tcp_req_fetch_data(struct tgt_req *req)
 /* Sends a termination request carrying the offending header, then closes. */
 static void tcp_qpair_terminate(struct tcp_qpair *tq, const struct tcp_pdu_error *err)
 {
-	struct nvme_tcp_term_req *t = &tq->ic_pdu.hdr.term;
+	struct nvme_tcp_term_req *t = &tq->term_pdu.hdr.term;
 	uint32_t len = tq->rx.hdr_got < NVME_TCP_TERM_REQ_DATA_MAX ? tq->rx.hdr_got
 								    : NVME_TCP_TERM_REQ_DATA_MAX;
 
@@ -320,10 +326,10 @@ static void tcp_qpair_terminate(struct tcp_qpair *tq, const struct tcp_pdu_error
 	memset(t, 0, sizeof(*t));
 	t->fes = err->fes;
 	t->fei = err->fei;
-	tcp_tx_pdu_prepare(&tq->ic_pdu, NVME_TCP_PDU_C2H_TERM_REQ, 0, &tq->term_iov, 1, len, false,
-			   false, 0);
-	tq->ic_pdu.done = NULL;
-	tcp_tx_enqueue(&tq->tx, &tq->ic_pdu);
+	tcp_tx_pdu_prepare(&tq->term_pdu, NVME_TCP_PDU_C2H_TERM_REQ, 0, &tq->term_iov, 1, len,
+			   false, false, 0);
+	tq->term_pdu.done = NULL;
+	tcp_tx_enqueue(&tq->tx, &tq->term_pdu);
 	/* Best effort: the peer is misbehaving, so do not wait for it to read. */
 	tcp_tx_flush(&tq->tx, tq->fd);
 	tcp_qpair_close(tq, "protocol error");
@@ -395,6 +401,11 @@ static int tcp_on_h2c_header(struct tcp_qpair *tq, struct tcp_rx *rx)
 		return tcp_rx_fail(rx, NVME_TCP_FES_INVALID_HEADER,
 				   offsetof(struct nvme_tcp_data_hdr, ttag), "H2CData for unknown TTAG");
 	tr = &tq->reqs[d->ttag];
+	/* Its R2T is still in our send queue: the host cannot know the TTAG yet (it guessed).
+	 * Accepting it would complete the command while the R2T, in the same PDU slot as the
+	 * response, is unsent (the send queue was corrupted). */
+	if (tr->pdus_out)
+		return tcp_rx_fail(rx, NVME_TCP_FES_PDU_SEQUENCE, 0, "H2CData before its R2T was sent");
 	if (d->cccid != tr->req.cmd.cid)
 		return tcp_rx_fail(rx, NVME_TCP_FES_INVALID_HEADER,
 				   offsetof(struct nvme_tcp_data_hdr, cccid), "H2CData CCCID does not match TTAG");
@@ -412,6 +423,10 @@ static int tcp_rx_on_header(void *ctx, struct tcp_rx *rx)
 	struct tcp_qpair *tq = ctx;
 
 	tq->rx_req = NULL;
+	/* Closed by an earlier PDU of this batch (Disconnect): read nothing more. A request taken
+	 * now would never be released: the close has already let the receiving ones go. */
+	if (tq->state == TCP_QP_CLOSING)
+		return -ECONNRESET;
 	switch (rx->hdr.ch.type) {
 	case NVME_TCP_PDU_ICREQ:
 		return 0;
@@ -479,7 +494,10 @@ static int tcp_rx_on_pdu(void *ctx, struct tcp_rx *rx, bool ddgst_ok)
 		return tcp_on_icreq(tq);
 	case NVME_TCP_PDU_CAPSULE_CMD:
 		tcp_on_cmd(tq, tr, ddgst_ok);
-		/* A Connect that moves this queue pair to a reactor stops reading here. */
+		/* A Connect that moves this queue pair to a reactor stops reading here; so does a
+		 * Disconnect. */
+		if (tq->state == TCP_QP_CLOSING)
+			return -ECONNRESET;
 		return tq->migrating ? -EINPROGRESS : 0;
 	case NVME_TCP_PDU_H2C_DATA:
 		return tcp_on_h2c(tq, tr, ddgst_ok);

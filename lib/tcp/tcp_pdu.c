@@ -86,8 +86,12 @@ bool tcp_pdu_has_hdgst(const union tcp_pdu_hdr *hdr)
 uint32_t tcp_pdu_data_len(const union tcp_pdu_hdr *hdr, bool ddgst)
 {
 	const struct nvme_tcp_common_hdr *ch = &hdr->ch;
+	uint32_t hd_len = ch->flags & NVME_TCP_F_HDGST ? NVME_TCP_DIGEST_LEN : 0;
 
-	if (!pdu_may_carry_data(ch->type) || ch->pdo == 0 || ch->plen <= ch->pdo)
+	/* A PLEN that covers only the header means no data, whatever PDO says (validation lets a
+	 * reserved PDO through there; counting from it made a data length out of the header). */
+	if (!pdu_may_carry_data(ch->type) || ch->pdo == 0 || ch->plen <= ch->pdo ||
+	    ch->plen <= (uint32_t)ch->hlen + hd_len)
 		return 0;
 	return ch->plen - ch->pdo - (ddgst && (ch->flags & NVME_TCP_F_DDGST) ? NVME_TCP_DIGEST_LEN : 0);
 }

@@ -11,6 +11,8 @@ import time
 BUILD = os.environ.get("NVFAB_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 NVFABD = os.path.join(BUILD, "apps", "nvfabd")
 NVFAB = os.path.join(BUILD, "apps", "nvfab", "nvfab")
+# Runs the binaries under an emulator when they were cross-built (aarch64 under qemu-aarch64).
+WRAPPER = os.environ.get("NVFAB_EXEC_WRAPPER", "").split()
 SUBNQN = "nqn.2026-11.io.nvfab:test"
 
 
@@ -56,7 +58,7 @@ class Target:
         self.sock = os.path.join(self.dir, "rpc.sock")
         self.log_path = os.path.join(self.dir, "nvfabd.log")
         self.config_path = None
-        cmd = [NVFABD, "-r", self.sock, "-L", "info"] + list(args)
+        cmd = WRAPPER + [NVFABD, "-r", self.sock, "-L", "info"] + list(args)
         if config is not None:
             self.config_path = os.path.join(self.dir, "config.json")
             with open(self.config_path, "w") as f:

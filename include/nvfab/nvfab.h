@@ -1,0 +1,307 @@
+/*
+ * libnvfab: a user-space NVMe-over-TCP host.
+ *
+ * Model: connect a controller (admin queue), then create I/O queue pairs, one per thread that
+ * issues I/O. A queue pair is not thread-safe and takes no locks: submit and poll it from the
+ * thread that owns it. The admin queue has a lock of its own (control path only): call
+ * nvfab_ctrlr_process_admin() regularly from any one thread (keep-alive and reconnect run
+ * there); the synchronous admin functions may be called from any thread.
+ *
+ * I/O is asynchronous: nvfab_read() and friends queue a command and return; its callback runs
+ * from nvfab_qpair_process_completions(). Data moves straight between the socket and the
+ * caller's iovecs, which must stay valid until the callback. Nothing is allocated per I/O: each
+ * queue pair preallocates queue_size requests.
+ *
+ * Errors are negative errno values. A completion carries the NVMe status and, separately, a
+ * transport error (the connection failed and the command's fate is unknown).
+ *
+ * Identify data and discovery log entries use libnvme's wire structs (<nvme/types.h>); this
+ * header only forward-declares them.
+ */
+#ifndef NVFAB_NVFAB_H
+#define NVFAB_NVFAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nvme_id_ctrl;
+struct nvme_id_ns;
+struct nvmf_discovery_log;
+
+struct nvfab_ctrlr;
+struct nvfab_qpair;
+
+#define NVFAB_NQN_MAX 223            /* bytes, without NUL (NVMe-oF) */
+#define NVFAB_TRADDR_MAX 255
+#define NVFAB_TRSVCID_MAX 31
+#define NVFAB_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define NVFAB_DEFAULT_PORT "4420"
+#define NVFAB_MAX_IOV 16              /* iovecs per I/O */
+
+/* ---------------------------------------------------------------------------------------------
+ * Transport IDs, in SPDK's text form:
+ *   "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:4420 subnqn:nqn.2016-06.io.spdk:cnode1"
+ * Pairs are separated by spaces/tabs; key and value by ':' or '='; keys and the trtype/adrfam
+ * values are case-insensitive. trtype and traddr are required; trsvcid defaults to 4420, adrfam
+ * to the address's family; subnqn may be left out (discovery uses the discovery NQN). hostnqn
+ * is accepted as a per-controller override; priority is accepted and ignored (a scheduling hint
+ * in SPDK); any other key is an error.
+ * ------------------------------------------------------------------------------------------- */
+enum nvfab_trtype { NVFAB_TRTYPE_TCP = 3 };      /* discovery log TRTYPE code */
+enum nvfab_adrfam { NVFAB_ADRFAM_IPV4 = 1, NVFAB_ADRFAM_IPV6 = 2 };
+
+struct nvfab_trid {
+	enum nvfab_trtype trtype;
+	enum nvfab_adrfam adrfam;
+	char traddr[NVFAB_TRADDR_MAX + 1];
+	char trsvcid[NVFAB_TRSVCID_MAX + 1];
+	char subnqn[NVFAB_NQN_MAX + 1];        /* "" = not given */
+	char hostnqn[NVFAB_NQN_MAX + 1];       /* "" = from nvfab_ctrlr_opts */
+};
+
+/*
+ * Returns 0, -EINVAL (syntax, missing or bad value), -ENAMETOOLONG (NQN or address too long) or
+ * -EPROTONOSUPPORT (a trtype other than TCP). err, if not NULL, gets a one-line reason.
+ */
+int nvfab_trid_parse(struct nvfab_trid *trid, const char *str, char *err, size_t err_len);
+/* The canonical text form; returns the length snprintf would have written. */
+int nvfab_trid_format(const struct nvfab_trid *trid, char *buf, size_t len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Host identity
+ * ------------------------------------------------------------------------------------------- */
+/* A random version-4 UUID, as 16 bytes. Returns 0 or -errno. */
+int nvfab_uuid_generate(uint8_t uuid[16]);
+void nvfab_uuid_format(const uint8_t uuid[16], char out[37]);
+int nvfab_uuid_parse(const char *text, uint8_t uuid[16]);
+/* "nqn.2014-08.org.nvmexpress:uuid:<uuid>", the form nvme-cli generates. */
+void nvfab_hostnqn_from_uuid(const uint8_t uuid[16], char out[NVFAB_NQN_MAX + 1]);
+
+/* ---------------------------------------------------------------------------------------------
+ * Controller options. Defaults follow the Linux host (nvme-fabrics).
+ * ------------------------------------------------------------------------------------------- */
+struct nvfab_ctrlr_opts {
+	char hostnqn[NVFAB_NQN_MAX + 1]; /* "" = nqn...:uuid:<hostid> */
+	uint8_t hostid[16];              /* all zero = generated once per process */
+	bool hdgst;                      /* request header digests */
+	bool ddgst;                      /* request data digests */
+	int32_t kato_ms;                 /* -1 = default: 5000, or 0 for a discovery controller */
+	uint32_t nr_io_queues;           /* requested from Set Features; default 8 */
+	uint32_t io_queue_size;          /* default queue size for nvfab_qpair_create(); 128 */
+	int32_t reconnect_delay_s;       /* between reconnect attempts; default 10 */
+	int32_t ctrl_loss_tmo_s;         /* -1 forever, 0 fail at once; default 600 */
+	int32_t connect_timeout_ms;      /* TCP connect and each setup step; default 5000 */
+	int32_t io_timeout_ms;           /* a command older than this resets the queue; 30000;
+					  * 0 = never */
+};
+
+void nvfab_ctrlr_opts_init(struct nvfab_ctrlr_opts *opts);
+
+/* What went wrong when a connection could not be made. */
+struct nvfab_error {
+	int err;            /* negative errno */
+	uint16_t status;    /* NVMe status of the refused command (Connect, ...), 0 if none */
+	char msg[512];      /* one line, for people */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Completions and status
+ * ------------------------------------------------------------------------------------------- */
+struct nvfab_cpl {
+	uint32_t cdw0;      /* command specific result */
+	uint32_t cdw1;      /* high half of 8-byte results (Property Get of CAP) */
+	/* NVMe status field, libnvme encoding: SC 7:0, SCT 10:8, CRD 12:11, More 13, DNR 14. */
+	uint16_t status;
+	uint16_t cid;
+	/* 0, or negative errno when the command did not complete on the wire (connection lost,
+	 * timed out, digest error...); status is then meaningless. */
+	int transport_err;
+};
+
+#define NVFAB_STATUS_SC(s) ((s) & 0xff)
+#define NVFAB_STATUS_SCT(s) (((s) >> 8) & 0x7)
+#define NVFAB_STATUS_DNR(s) (!!((s) & 0x4000))
+
+static inline bool nvfab_cpl_is_error(const struct nvfab_cpl *cpl)
+{
+	return cpl->transport_err != 0 || (cpl->status & 0x7ff) != 0;
+}
+
+/* The status name ("LBA Out of Range", "Successful Completion", ...; "Unknown" otherwise). */
+const char *nvfab_status_str(uint16_t status);
+/* "LBA Out of Range (SCT 0x0, SC 0x80, DNR)" or "transport error: Connection reset by peer". */
+char *nvfab_cpl_str(const struct nvfab_cpl *cpl, char *buf, size_t len);
+/* 0 on success, the transport error, or -EIO for any NVMe error status. */
+int nvfab_cpl_errno(const struct nvfab_cpl *cpl);
+
+typedef void (*nvfab_cb)(void *arg, const struct nvfab_cpl *cpl);
+
+/* ---------------------------------------------------------------------------------------------
+ * Controllers
+ * ------------------------------------------------------------------------------------------- */
+/*
+ * Connects the admin queue and brings the controller up: ICReq, Fabrics Connect, CC.EN=1, wait
+ * for CSTS.RDY, Identify Controller, Set Features Number of Queues (I/O controllers), Identify of
+ * every active namespace. opts may be NULL (defaults). Returns NULL on failure with *err (if
+ * given) filled in; a refused Connect is decoded ("Connect Invalid Host: host ... not allowed").
+ */
+struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
+					const struct nvfab_ctrlr_opts *opts,
+					struct nvfab_error *err);
+/* Orderly shutdown (CC.SHN, wait for SHST complete), then closes. Destroy qpairs first. */
+void nvfab_ctrlr_disconnect(struct nvfab_ctrlr *ctrlr);
+
+/*
+ * Services the admin queue: reaps completions, sends Keep Alive every KATO/2, detects a lost
+ * connection and reconnects per reconnect_delay_s/ctrl_loss_tmo_s. Call it every few hundred
+ * ms at least (it never blocks, except for the reconnect attempt itself). Returns 0, or
+ * -ENOTCONN once the controller is lost for good.
+ */
+int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr);
+/* The last connection-level error on this controller, for people; "" if none. */
+const char *nvfab_ctrlr_last_error(const struct nvfab_ctrlr *ctrlr);
+bool nvfab_ctrlr_is_discovery(const struct nvfab_ctrlr *ctrlr);
+
+const struct nvme_id_ctrl *nvfab_ctrlr_id(const struct nvfab_ctrlr *ctrlr);
+const struct nvfab_trid *nvfab_ctrlr_trid(const struct nvfab_ctrlr *ctrlr);
+uint16_t nvfab_ctrlr_cntlid(const struct nvfab_ctrlr *ctrlr);
+uint64_t nvfab_ctrlr_cap(const struct nvfab_ctrlr *ctrlr);
+uint32_t nvfab_ctrlr_vs(const struct nvfab_ctrlr *ctrlr);
+/* Largest data transfer of one command in bytes (MDTS; UINT32_MAX-ish if unlimited). */
+uint32_t nvfab_ctrlr_max_xfer(const struct nvfab_ctrlr *ctrlr);
+/* Largest write sent inside the command capsule on I/O queues (IOCCSZ * 16 - 64). */
+uint32_t nvfab_ctrlr_icd_size(const struct nvfab_ctrlr *ctrlr);
+/* Number of I/O queues granted by Set Features. */
+uint32_t nvfab_ctrlr_nr_io_queues(const struct nvfab_ctrlr *ctrlr);
+/* Largest queue size an I/O queue may have (CAP.MQES + 1, MAXCMD). */
+uint32_t nvfab_ctrlr_max_queue_size(const struct nvfab_ctrlr *ctrlr);
+const char *nvfab_ctrlr_hostnqn(const struct nvfab_ctrlr *ctrlr);
+
+/* ---- namespaces (identified at connect; not refreshed) ---- */
+struct nvfab_ns {
+	uint32_t nsid;
+	uint32_t block_size;            /* bytes, from the formatted LBA format */
+	uint32_t md_size;
+	uint64_t num_blocks;            /* NSZE */
+	const struct nvme_id_ns *id;    /* full Identify Namespace data */
+	struct nvfab_ctrlr *ctrlr;
+};
+
+/* Active namespaces in NSID order: nvfab_ctrlr_next_ns(c, NULL) is the first; NULL at end. */
+const struct nvfab_ns *nvfab_ctrlr_next_ns(const struct nvfab_ctrlr *ctrlr,
+					   const struct nvfab_ns *prev);
+/* NULL when nsid is not an active namespace. */
+const struct nvfab_ns *nvfab_ctrlr_get_ns(const struct nvfab_ctrlr *ctrlr, uint32_t nsid);
+
+/* ---- synchronous admin commands (on the admin queue; see the threading note above) ---- */
+/* buf: 4096 bytes. */
+int nvfab_ctrlr_identify(struct nvfab_ctrlr *ctrlr, uint8_t cns, uint32_t nsid, void *buf,
+			 struct nvfab_cpl *cpl);
+/* Reads len bytes of log page lid from offset, split by MDTS. */
+int nvfab_ctrlr_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
+			     uint64_t offset, void *buf, uint32_t len, struct nvfab_cpl *cpl);
+int nvfab_ctrlr_get_property(struct nvfab_ctrlr *ctrlr, uint32_t offset, bool eight_bytes,
+			     uint64_t *value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Discovery
+ * ------------------------------------------------------------------------------------------- */
+/*
+ * The whole discovery log of a connected discovery controller: the header first, then numrec
+ * entries, re-read when the generation counter moved meanwhile. *log is malloc()ed: free() it.
+ */
+int nvfab_ctrlr_get_discovery_log(struct nvfab_ctrlr *ctrlr, struct nvmf_discovery_log **log);
+/* Connects to trid (subnqn "" = the discovery NQN), fetches the log, disconnects. */
+int nvfab_discover(const struct nvfab_trid *trid, const struct nvfab_ctrlr_opts *opts,
+		   struct nvmf_discovery_log **log, struct nvfab_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * I/O queue pairs
+ * ------------------------------------------------------------------------------------------- */
+struct nvfab_qpair_opts {
+	uint32_t queue_size;  /* 0 = ctrlr default; at most queue_size - 1 commands outstanding */
+};
+
+/* Connects a new I/O queue (next free QID). NULL on failure with *err filled in. */
+struct nvfab_qpair *nvfab_qpair_create(struct nvfab_ctrlr *ctrlr,
+				       const struct nvfab_qpair_opts *opts,
+				       struct nvfab_error *err);
+/* Fails what is still outstanding (callbacks run with -ECANCELED) and closes. */
+void nvfab_qpair_destroy(struct nvfab_qpair *qpair);
+
+/*
+ * Reads the socket without blocking, runs callbacks, flushes queued sends, drives reconnect.
+ * Stops reading once max (0 = no limit) completions were reaped, though completions already
+ * received are delivered. Returns the number of completions, or -ENOTCONN once the queue is
+ * lost for good. Callbacks may submit new I/O but must not destroy the queue pair.
+ */
+int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max);
+/* The socket, for epoll users. Changes after a reconnect: re-read it when it fails. -1 while
+ * disconnected. */
+int nvfab_qpair_fd(const struct nvfab_qpair *qpair);
+/* POLLIN, plus POLLOUT while sends are queued behind a full socket. */
+short nvfab_qpair_poll_events(const struct nvfab_qpair *qpair);
+uint32_t nvfab_qpair_outstanding(const struct nvfab_qpair *qpair);
+uint16_t nvfab_qpair_qid(const struct nvfab_qpair *qpair);
+struct nvfab_ctrlr *nvfab_qpair_ctrlr(const struct nvfab_qpair *qpair);
+
+/* I/O flags */
+#define NVFAB_IO_FUA (1u << 0)           /* Force Unit Access (Read, Write, Compare) */
+#define NVFAB_IO_LIMITED_RETRY (1u << 1)
+#define NVFAB_IO_DEAC (1u << 2)          /* Write Zeroes: deallocate */
+
+/*
+ * Submission. iov must add up to exactly nblocks * block_size; at most NVFAB_MAX_IOV entries and
+ * nvfab_ctrlr_max_xfer() bytes. Returns 0, -EINVAL (bad arguments, too large), -EAGAIN (queue
+ * full: reap completions and retry) or -ENOTCONN (queue lost). The callback runs only after a 0
+ * return.
+ */
+int nvfab_read(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba, uint32_t nblocks,
+	       const struct iovec *iov, int iovcnt, uint32_t flags, nvfab_cb cb, void *arg);
+int nvfab_write(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba, uint32_t nblocks,
+		const struct iovec *iov, int iovcnt, uint32_t flags, nvfab_cb cb, void *arg);
+int nvfab_compare(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
+		  uint32_t nblocks, const struct iovec *iov, int iovcnt, uint32_t flags, nvfab_cb cb,
+		  void *arg);
+int nvfab_flush(struct nvfab_qpair *qp, const struct nvfab_ns *ns, nvfab_cb cb, void *arg);
+int nvfab_write_zeroes(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
+		       uint32_t nblocks, uint32_t flags, nvfab_cb cb, void *arg);
+
+/* Dataset Management range, in wire format (16 bytes). nlb is a count (not 0's based). */
+struct nvfab_dsm_range {
+	uint32_t cattr;
+	uint32_t nlb;
+	uint64_t slba;
+};
+/* Deallocates nr (1..256) ranges. ranges must stay valid until the callback. */
+int nvfab_deallocate(struct nvfab_qpair *qp, const struct nvfab_ns *ns,
+		     const struct nvfab_dsm_range *ranges, uint32_t nr, nvfab_cb cb, void *arg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Synchronous I/O for tools: splits transfers by MDTS, keeps several pieces in flight and polls
+ * the queue pair (sleeping in poll(2) when idle) until all are done; meanwhile it also services
+ * the admin queue, so a long transfer keeps the controller's keep-alive going. Returns 0, a
+ * transport error, or -EIO with the failing completion in *cpl (may be NULL).
+ * ------------------------------------------------------------------------------------------- */
+int nvfab_read_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
+		    uint64_t nblocks, void *buf, uint32_t flags, struct nvfab_cpl *cpl);
+int nvfab_write_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
+		     uint64_t nblocks, const void *buf, uint32_t flags, struct nvfab_cpl *cpl);
+int nvfab_compare_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
+		       uint64_t nblocks, const void *buf, uint32_t flags, struct nvfab_cpl *cpl);
+int nvfab_flush_sync(struct nvfab_qpair *qp, const struct nvfab_ns *ns, struct nvfab_cpl *cpl);
+
+/* Log verbosity of the library (messages go to stderr): 0 error .. 4 debug. Default 1 (warn). */
+void nvfab_set_log_level(int level);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

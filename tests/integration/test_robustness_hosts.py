@@ -1,0 +1,324 @@
+"""Hosts that misbehave at the connection level: hosts killed in the middle of I/O, a host that
+goes silent (keep-alive timeout), and a storm of short-lived connections. After each, nvfabd
+must have released everything (controllers, queue pairs, memory, file descriptors) and still
+serve a well-behaved host.
+
+Loopback only; every test is bounded in time. NVFAB_LONG=1 runs the long variants (1000
+killed hosts, more storm rounds). Figures (memory per connection, reclaim, latency) are printed:
+run pytest with -s to see them. docs/robustness.md describes the expected reactions."""
+import os
+import resource
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import harness
+import nvmetcp as n
+
+LONG = os.environ.get("NVFAB_LONG") == "1"
+BLOCK = 4096
+
+
+# ---- helpers ----
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def controllers(t):
+    r = t.rpc("nvmf_subsystem_get_controllers", {"nqn": harness.SUBNQN})
+    assert "result" in r, r
+    return r["result"]
+
+
+def wait_for(cond, timeout, step=0.05):
+    """Polls cond() until it returns a true value or timeout seconds pass; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def hard_close(conn):
+    """Closes with an RST (SO_LINGER 0): the host process died, nothing is flushed."""
+    try:
+        conn.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.s.close()
+
+
+def healthy(t):
+    """A good host still connects, writes and reads back."""
+    admin, io, _ = n.connect_io(t.port, harness.SUBNQN)
+    data = os.urandom(BLOCK)
+    assert io.write(1, 3, data)[0] == 0
+    assert io.read(1, 3, BLOCK) == (0, data)
+    admin.close()
+    io.close()
+
+
+def small_asan_quarantine(monkeypatch):
+    """Under ASan freed memory sits in a quarantine (256 MiB by default) before reuse, which
+    would read as growth; a small one keeps RSS meaningful. Ignored by non-ASan builds."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (opts + ":" if opts else "") +
+                       "quarantine_size_mb=4:thread_local_quarantine_size_kb=64")
+
+
+def start(tmp_path, **kw):
+    port = harness.free_port()
+    t = harness.Target(harness.simple_config(port, **kw), tmpdir=str(tmp_path))
+    t.port = port
+    return t
+
+
+def stop_clean(t):
+    rc = t.stop()
+    assert rc == 0, f"nvfabd exit status {rc}\n" + t.read_log()[-4000:]
+
+
+# ---- dying hosts ----
+def dying_host(port, i):
+    """Admin + I/O queue, a burst of commands that are not waited for, then the host dies."""
+    admin, io, _ = n.connect_io(port, harness.SUBNQN)
+    admin.send(admin.capsule(admin.sqe(0x0C, admin.next_cid())))          # AER: parked on the target
+    burst = b""
+    for k in range(4):                                                    # in-capsule writes
+        lba = 64 + (i * 8 + k) % 1024
+        burst += io.capsule(io.sqe(0x01, io.next_cid(), 1, lba, 0, 0, sgl_len=BLOCK, sgl_type=0x01),
+                            bytes([i & 0xFF]) * BLOCK)
+    for k in range(2):                                                    # reads (C2HData)
+        burst += io.capsule(io.sqe(0x02, io.next_cid(), 1, 64 + k * 2, 0, 1, sgl_len=2 * BLOCK))
+    # A 64 KiB write the target answers with an R2T that the host never serves.
+    burst += io.capsule(io.sqe(0x01, io.next_cid(), 1, 2048, 0, 15, sgl_len=16 * BLOCK))
+    io.send(burst)
+    if i % 2:
+        time.sleep(0.001)  # sometimes let the target get going first
+    hard_close(io)
+    hard_close(admin)
+
+
+def test_dying_hosts_release_everything(tmp_path, monkeypatch):
+    kills = 1000 if LONG else 300
+    small_asan_quarantine(monkeypatch)
+    t = start(tmp_path)
+    try:
+        pid = t.proc.pid
+        # Warm-up: allocator caches, lazily created channels and buffers reach their steady size.
+        for i in range(30):
+            dying_host(t.port, i)
+        assert wait_for(lambda: controllers(t) == [], 10), controllers(t)
+        time.sleep(0.3)
+        idle_rss = rss_kib(pid)
+
+        # Memory of live connections, for the figures: 20 connected hosts held open. The
+        # allocator keeps what they used once they are gone: the baseline is taken after.
+        held = [n.connect_io(t.port, harness.SUBNQN) for _ in range(20)]
+        time.sleep(0.2)
+        held_rss = rss_kib(pid)
+        for admin, io, _ in held:
+            admin.close()
+            io.close()
+        assert wait_for(lambda: controllers(t) == [], 10)
+        for i in range(30):
+            dying_host(t.port, i)
+        assert wait_for(lambda: controllers(t) == [], 10), controllers(t)
+        time.sleep(0.3)
+        base_rss, base_fds = rss_kib(pid), fd_count(pid)
+
+        start_t = time.monotonic()
+        peak = 0
+        for i in range(kills):
+            dying_host(t.port, i)
+            if i % 50 == 0:
+                peak = max(peak, rss_kib(pid))
+        elapsed = time.monotonic() - start_t
+        left = wait_for(lambda: controllers(t) == [], 15)
+        assert left, f"controllers left after {kills} dead hosts: {controllers(t)}"
+        fds_ok = wait_for(lambda: fd_count(pid) <= base_fds, 10)
+        time.sleep(0.3)
+        end_rss, end_fds = rss_kib(pid), fd_count(pid)
+        per_conn = (held_rss - idle_rss) / 40.0
+        print(f"\nrobustness: dying hosts: {kills} killed in {elapsed:.1f} s; RSS baseline {base_rss} KiB, "
+              f"peak {peak} KiB, after {end_rss} KiB (+{end_rss - base_rss} KiB); "
+              f"~{per_conn:.0f} KiB per live connection (20 hosts x 2 queues); fds {base_fds} -> {end_fds}")
+        assert fds_ok, f"file descriptors: {base_fds} before, {end_fds} after"
+        # A leak of one queue pair per host would be ~100 KiB x 2 x kills: far above the slack.
+        slack = max(16 * 1024, base_rss // 10)
+        assert end_rss - base_rss < slack, f"RSS grew by {end_rss - base_rss} KiB over {kills} dead hosts"
+        assert t.alive()
+        healthy(t)
+    finally:
+        stop_clean(t)
+
+
+# ---- a silent host ----
+def test_silent_host_reaped_after_kato(tmp_path):
+    t = start(tmp_path)
+    try:
+        pid = t.proc.pid
+        base_fds = fd_count(pid)
+        admin = n.Conn(t.port)
+        admin.icreq()
+        st, cntlid = admin.connect(harness.SUBNQN, kato=1000)
+        assert st == 0
+        admin.enable()
+        io = n.Conn(t.port)
+        io.icreq()
+        st, _ = io.connect(harness.SUBNQN, qid=1, sqsize=31, cntlid=cntlid)
+        assert st == 0
+        ctrl = [c for c in controllers(t) if c["cntlid"] == cntlid]
+        assert ctrl and ctrl[0]["kato_ms"] == 1000 and ctrl[0]["num_io_qpairs"] == 1, ctrl
+        t0 = time.monotonic()
+        # From now on the host says nothing.
+        gone = wait_for(lambda: not any(c["cntlid"] == cntlid for c in controllers(t)), 6, step=0.02)
+        reaped = time.monotonic() - t0
+        assert gone, "controller still listed 6 s after a 1 s KATO"
+        print(f"\nrobustness: silent host: KATO 1000 ms, controller reaped after {reaped * 1000:.0f} ms")
+        # Keep Alive timeout: at least KATO, then within the check period (KATO/4) plus slack.
+        assert 0.9 <= reaped <= 1000 / 1000 + 0.25 + 1.0, reaped
+
+        # Both connections are closed by the target (FIN or RST, no C2HTermReq needed).
+        for c in (admin, io):
+            c.s.settimeout(3)
+            try:
+                assert c.s.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+        # A command on the old I/O queue never completes successfully.
+        cid = io.next_cid()
+        try:
+            io.send(io.capsule(io.sqe(0x02, cid, 1, 0, 0, 0, sgl_len=BLOCK)))
+            got = io.s.recv(4096)
+            assert got == b"", f"the dead queue answered: {got[:32].hex()}"
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        admin.close()
+        io.close()
+        assert wait_for(lambda: fd_count(pid) <= base_fds, 5), (fd_count(pid), base_fds)
+        healthy(t)
+    finally:
+        stop_clean(t)
+
+
+# ---- connection storm ----
+ICREQ = struct.pack("<BBBBIHBBI", n.PDU_ICREQ, 0, 128, 0, 128, 0, 0, 0, 0) + bytes(112)
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = min(hard, max(soft, want)) if hard != resource.RLIM_INFINITY else max(soft, want)
+    if new != soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return new
+
+
+class GoodHost(threading.Thread):
+    """QD1 4 KiB reads on its own controller, timing each, while the storm goes on."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.admin, self.io, self.cntlid = n.connect_io(port, harness.SUBNQN)
+        self.lat = []
+        self.err = None
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stop_ev.is_set():
+                t0 = time.perf_counter()
+                st, _ = self.io.read(1, 7, BLOCK)
+                self.lat.append(time.perf_counter() - t0)
+                assert st == 0, st
+        except Exception as e:  # reported by the test
+            self.err = e
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join(10)
+        self.admin.close()
+        self.io.close()
+
+
+def storm_round(port, conns, connect_every):
+    socks = []
+    try:
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+        for s in socks:
+            s.sendall(ICREQ)
+        for s in socks:
+            got = b""
+            while len(got) < 128:
+                chunk = s.recv(128 - len(got))
+                assert chunk, "closed before ICResp"
+                got += chunk
+            assert got[0] == n.PDU_ICRESP
+        # Some of them go on to an admin Connect (a controller each, torn down on close).
+        for i, s in enumerate(socks):
+            if i % connect_every == 0:
+                c = n.Conn.__new__(n.Conn)
+                c.s, c.hdgst, c.ddgst, c.cid, c.maxh2cdata = s, False, False, 0, 0
+                st, _ = c.connect(harness.SUBNQN)
+                assert st == 0, hex(st)
+    finally:
+        for i, s in enumerate(socks):
+            if i % 2:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+
+
+def test_connection_storm(tmp_path):
+    conns = 1000
+    rounds = 10 if LONG else 3
+    limit = raise_nofile(conns + 512)  # this process holds them; nvfabd inherits the limit
+    if limit < conns + 64:
+        pytest.skip(f"RLIMIT_NOFILE {limit} is too low for {conns} connections")
+    t = start(tmp_path)
+    good = None
+    try:
+        pid = t.proc.pid
+        good = GoodHost(t.port)
+        good_cntlid = good.cntlid
+        time.sleep(0.1)
+        base_fds = fd_count(pid)
+        good.start()
+        t0 = time.monotonic()
+        for _ in range(rounds):
+            storm_round(t.port, conns, connect_every=8)
+            assert t.alive(), t.read_log()[-3000:]
+        storm_s = time.monotonic() - t0
+        settled = wait_for(lambda: fd_count(pid) <= base_fds, 15)
+        end_fds = fd_count(pid)
+        left = wait_for(lambda: [c["cntlid"] for c in controllers(t)] == [good_cntlid], 10)
+        good.finish()
+        lat = sorted(good.lat)
+        assert good.err is None, f"the good host failed during the storm: {good.err!r}"
+        assert lat, "the good host completed no I/O"
+        p50 = lat[len(lat) // 2] * 1000
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        print(f"\nrobustness: connection storm: {rounds} x {conns} connections ({conns // 8} Connects each) "
+              f"in {storm_s:.1f} s; fds {base_fds} -> {end_fds}; good host QD1 4 KiB reads: {len(lat)} I/Os, "
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat[-1] * 1000:.2f} ms")
+        assert settled, f"file descriptors: {base_fds} before the storm, {end_fds} after"
+        assert left, f"controllers after the storm: {controllers(t)}"
+        assert p99 < 50, f"good host p99 {p99:.1f} ms during the storm"
+        healthy(t)
+    finally:
+        if good is not None and good.is_alive():
+            good.finish()
+        stop_clean(t)

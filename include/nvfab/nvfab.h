@@ -99,6 +99,9 @@ struct nvfab_ctrlr_opts {
 	int32_t connect_timeout_ms;      /* TCP connect and each setup step; default 5000 */
 	int32_t io_timeout_ms;           /* a command older than this resets the queue; 30000;
 					  * 0 = never */
+	bool sq_flow_control;            /* false (default): I/O queues ask the controller to
+					  * disable SQ flow control, which lets it fold a read's
+					  * response into its last C2HData PDU (SUCCESS flag) */
 };
 
 void nvfab_ctrlr_opts_init(struct nvfab_ctrlr_opts *opts);

@@ -30,7 +30,8 @@ void host_sqe_prop_set(struct nvme_sqe *sqe, uint32_t ofst, bool eight, uint64_t
 	cmd->value = value;
 }
 
-void host_sqe_connect(struct nvme_sqe *sqe, uint16_t qid, uint16_t sqsize, uint32_t kato_ms)
+void host_sqe_connect(struct nvme_sqe *sqe, uint16_t qid, uint16_t sqsize, uint32_t kato_ms,
+		      bool disable_sqflow)
 {
 	struct nvmf_connect_cmd *cmd = (struct nvmf_connect_cmd *)sqe;
 
@@ -42,6 +43,8 @@ void host_sqe_connect(struct nvme_sqe *sqe, uint16_t qid, uint16_t sqsize, uint3
 	cmd->sqsize = sqsize;
 	/* KATO only means something on the admin queue; the kernel sends it there only. */
 	cmd->kato = qid == 0 ? kato_ms : 0;
+	/* CATTR bit 2: no SQ head pointer needed; the admin queue keeps it (few commands). */
+	cmd->cattr = qid != 0 && disable_sqflow ? 0x4 : 0;
 }
 
 void host_connect_data(struct nvmf_connect_data *data, const uint8_t hostid[16], uint16_t cntlid,

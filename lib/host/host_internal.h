@@ -188,7 +188,8 @@ void host_qpair_resubmit_held(struct host_qpair *qp);
 /* ---- fabrics and admin commands (fabrics.c) ---- */
 void host_sqe_prop_get(struct nvme_sqe *sqe, uint32_t ofst, bool eight);
 void host_sqe_prop_set(struct nvme_sqe *sqe, uint32_t ofst, bool eight, uint64_t value);
-void host_sqe_connect(struct nvme_sqe *sqe, uint16_t qid, uint16_t sqsize, uint32_t kato_ms);
+void host_sqe_connect(struct nvme_sqe *sqe, uint16_t qid, uint16_t sqsize, uint32_t kato_ms,
+		      bool disable_sqflow);
 void host_connect_data(struct nvmf_connect_data *data, const uint8_t hostid[16], uint16_t cntlid,
 		       const char *subnqn, const char *hostnqn);
 /* Decodes a refused Connect into err->msg (IPO/IATTR, host, subsystem...); returns -errno. */

@@ -754,7 +754,8 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, struct nvfab_erro
 		return rc;
 	}
 
-	host_sqe_connect(&sqe, qp->qid, (uint16_t)(qp->size - 1), ctrlr->kato_ms);
+	host_sqe_connect(&sqe, qp->qid, (uint16_t)(qp->size - 1), ctrlr->kato_ms,
+			 !ctrlr->opts.sq_flow_control);
 	host_connect_data(&data, ctrlr->opts.hostid, cntlid, t->subnqn, ctrlr->hostnqn);
 	rc = host_qpair_exec(qp, &sqe, HOST_XFER_H2C, &data, sizeof(data), &cpl, tmo);
 	if (rc) {

@@ -91,6 +91,20 @@ static uint16_t io_check_rw(struct tgt_req *req, uint64_t *slba, uint32_t *nlb)
 	return 0;
 }
 
+static void io_submit_rw(struct tgt_req *req, enum bdev_io_type type, uint64_t slba, uint32_t nlb,
+			 struct iovec *iov, int iovcnt, bdev_io_cb cb)
+{
+	req->bio.type = type;
+	req->bio.fua = type == BDEV_IO_WRITE && (req->cmd.cdw12 & NVME_RW_FUA);
+	req->bio.offset_blocks = slba;
+	req->bio.num_blocks = nlb;
+	req->bio.iov = iov;
+	req->bio.iovcnt = iovcnt;
+	req->bio.cb = cb;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
 static void io_read(struct tgt_req *req)
 {
 	struct bdev *b = req->ns->bdev;
@@ -118,14 +132,7 @@ static void io_read(struct tgt_req *req)
 		io_finish(req, STATUS_INTERNAL);
 		return;
 	}
-	req->bio.type = BDEV_IO_READ;
-	req->bio.offset_blocks = slba;
-	req->bio.num_blocks = nlb;
-	req->bio.iov = req->iov;
-	req->bio.iovcnt = 1;
-	req->bio.cb = io_rw_done;
-	if (io_submit(req))
-		io_finish(req, STATUS_INTERNAL);
+	io_submit_rw(req, BDEV_IO_READ, slba, nlb, req->iov, 1, io_rw_done);
 }
 
 static void io_write(struct tgt_req *req)
@@ -140,15 +147,7 @@ static void io_write(struct tgt_req *req)
 	}
 	req->qp->stats.writes++;
 	req->qp->stats.write_bytes += req->data_len;
-	req->bio.type = BDEV_IO_WRITE;
-	req->bio.fua = req->cmd.cdw12 & NVME_RW_FUA;
-	req->bio.offset_blocks = slba;
-	req->bio.num_blocks = nlb;
-	req->bio.iov = req->iov;
-	req->bio.iovcnt = req->iovcnt;
-	req->bio.cb = io_rw_done;
-	if (io_submit(req))
-		io_finish(req, STATUS_INTERNAL);
+	io_submit_rw(req, BDEV_IO_WRITE, slba, nlb, req->iov, req->iovcnt, io_rw_done);
 }
 
 static void io_compare(struct tgt_req *req)
@@ -173,29 +172,14 @@ static void io_compare(struct tgt_req *req)
 		req->scratch_size = (req->data_len + 4095) & ~4095u;
 	}
 	/* The read-back goes into scratch; iov keeps pointing at the host's data. */
-	req->bio.type = BDEV_IO_READ;
-	req->bio.offset_blocks = slba;
-	req->bio.num_blocks = nlb;
 	req->scratch_iov.iov_base = req->scratch;
 	req->scratch_iov.iov_len = req->data_len;
-	req->bio.iov = &req->scratch_iov;
-	req->bio.iovcnt = 1;
-	req->bio.cb = io_compare_done;
-	if (io_submit(req))
-		io_finish(req, STATUS_INTERNAL);
+	io_submit_rw(req, BDEV_IO_READ, slba, nlb, &req->scratch_iov, 1, io_compare_done);
 }
 
-static void io_simple(struct tgt_req *req, enum bdev_io_type type, uint64_t slba, uint64_t nlb)
+static void io_simple(struct tgt_req *req, enum bdev_io_type type, uint64_t slba, uint32_t nlb)
 {
-	req->bio.type = type;
-	req->bio.fua = false;
-	req->bio.offset_blocks = slba;
-	req->bio.num_blocks = nlb;
-	req->bio.iov = NULL;
-	req->bio.iovcnt = 0;
-	req->bio.cb = io_rw_done;
-	if (io_submit(req))
-		io_finish(req, STATUS_INTERNAL);
+	io_submit_rw(req, type, slba, nlb, NULL, 0, io_rw_done);
 }
 
 static void io_write_zeroes(struct tgt_req *req)

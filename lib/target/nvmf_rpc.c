@@ -330,6 +330,21 @@ static struct json_object *listen_addr_json(const struct tgt_listen_addr *a)
 	return o;
 }
 
+/* A namespace as nvmf_subsystem_add_ns takes it back: the identifiers survive a restart. */
+static struct json_object *ns_json(const struct tgt_ns *ns)
+{
+	struct json_object *n = json_object_new_object();
+	char text[40];
+
+	json_object_object_add(n, "nsid", json_object_new_int64(ns->nsid));
+	json_object_object_add(n, "bdev_name", json_object_new_string(ns->bdev->name));
+	hex_format(ns->nguid, 16, text);
+	json_object_object_add(n, "nguid", json_object_new_string(text));
+	uuid_format(ns->uuid, text);
+	json_object_object_add(n, "uuid", json_object_new_string(text));
+	return n;
+}
+
 static struct json_object *subsys_json(const struct tgt_subsystem *s)
 {
 	struct json_object *o = json_object_new_object(), *arr;
@@ -360,20 +375,13 @@ static struct json_object *subsys_json(const struct tgt_subsystem *s)
 	arr = json_object_new_array();
 	for (uint32_t i = 1; i <= s->max_namespaces; i++) {
 		struct tgt_ns *ns = tgt_ns_get((struct tgt_subsystem *)s, i);
-		struct json_object *n;
-		char text[40];
 
-		if (!ns)
-			continue;
-		n = json_object_new_object();
-		json_object_object_add(n, "nsid", json_object_new_int64(ns->nsid));
-		json_object_object_add(n, "bdev_name", json_object_new_string(ns->bdev->name));
-		json_object_object_add(n, "name", json_object_new_string(ns->bdev->name));
-		hex_format(ns->nguid, 16, text);
-		json_object_object_add(n, "nguid", json_object_new_string(text));
-		uuid_format(ns->uuid, text);
-		json_object_object_add(n, "uuid", json_object_new_string(text));
-		json_object_array_add(arr, n);
+		if (ns) {
+			struct json_object *n = ns_json(ns);
+
+			json_object_object_add(n, "name", json_object_new_string(ns->bdev->name));
+			json_object_array_add(arr, n);
+		}
 	}
 	json_object_object_add(o, "namespaces", arr);
 	return o;
@@ -828,21 +836,12 @@ static void subsys_config(struct json_object *calls, const struct tgt_subsystem 
 	}
 	for (uint32_t i = 1; i <= s->max_namespaces; i++) {
 		struct tgt_ns *ns = tgt_ns_get((struct tgt_subsystem *)s, i);
-		struct json_object *n;
-		char text[40];
 
 		if (!ns)
 			continue;
-		n = json_object_new_object();
-		json_object_object_add(n, "nsid", json_object_new_int64(ns->nsid));
-		json_object_object_add(n, "bdev_name", json_object_new_string(ns->bdev->name));
-		hex_format(ns->nguid, 16, text);
-		json_object_object_add(n, "nguid", json_object_new_string(text));
-		uuid_format(ns->uuid, text);
-		json_object_object_add(n, "uuid", json_object_new_string(text));
 		p = json_object_new_object();
 		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
-		json_object_object_add(p, "namespace", n);
+		json_object_object_add(p, "namespace", ns_json(ns));
 		add_call(calls, "nvmf_subsystem_add_ns", p);
 	}
 }

@@ -145,13 +145,19 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* SIGINT/SIGTERM stay blocked in every thread; the control loop reads them from here. */
+	d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d.sigfd < 0) {
+		log_error("cannot watch signals: %s", strerror(errno));
+		return 1;
+	}
 	rc = tgt_init(mask, busy);
 	if (rc) {
 		log_error("cannot start the target: %s", strerror(-rc));
+		close(d.sigfd);
 		return 1;
 	}
-	d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d.sigfd < 0 || evloop_add_fd(g_tgt.control, &d.sig_handler, d.sigfd, EPOLLIN, on_signal, &d)) {
+	if (evloop_add_fd(g_tgt.control, &d.sig_handler, d.sigfd, EPOLLIN, on_signal, &d)) {
 		log_error("cannot watch signals: %s", strerror(errno));
 		status = 1;
 		goto out;

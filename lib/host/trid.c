@@ -94,7 +94,11 @@ static int trid_set(struct nvfab_trid *trid, enum trid_key key, const char *v, c
 		if (!port_valid(v))
 			return trid_fail(err, err_len, -EINVAL,
 					 "trsvcid '%s' is not a port number (1-65535)", v);
-		return trid_copy(trid->trsvcid, sizeof(trid->trsvcid), v, len);
+		/* A valid port can still be too long: leading zeros. */
+		if (trid_copy(trid->trsvcid, sizeof(trid->trsvcid), v, len))
+			return trid_fail(err, err_len, -ENAMETOOLONG, "trsvcid longer than %d bytes",
+					 NVFAB_TRSVCID_MAX);
+		return 0;
 	case K_SUBNQN:
 	case K_HOSTNQN: {
 		char *dst = key == K_SUBNQN ? trid->subnqn : trid->hostnqn;
@@ -187,9 +191,9 @@ int nvfab_trid_format(const struct nvfab_trid *trid, char *buf, size_t len)
 	size_t used = n > 0 && (size_t)n < len ? (size_t)n : len;
 
 	if (trid->subnqn[0])
-		n += snprintf(buf + used, len - used, " subnqn:%s", trid->subnqn);
+		n += snprintf(buf ? buf + used : NULL, len - used, " subnqn:%s", trid->subnqn);
 	used = n > 0 && (size_t)n < len ? (size_t)n : len;
 	if (trid->hostnqn[0])
-		n += snprintf(buf + used, len - used, " hostnqn:%s", trid->hostnqn);
+		n += snprintf(buf ? buf + used : NULL, len - used, " hostnqn:%s", trid->hostnqn);
 	return n;
 }

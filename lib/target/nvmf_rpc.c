@@ -206,7 +206,7 @@ static void rpc_nvmf_get_transports(struct rpc_request *req, struct json_object 
 
 struct create_subsys_params {
 	char nqn[NVMF_NQN_MAX + 2];
-	char serial_number[32];
+	char serial_number[32];         /* checked against the 20 and 40 bytes Identify holds */
 	char model_number[48];
 	char tgt_name[64];
 	uint32_t max_namespaces, min_cntlid, max_cntlid;
@@ -278,9 +278,9 @@ static void rpc_nvmf_create_subsystem(struct rpc_request *req, struct json_objec
 		return;
 	}
 	if (p.has_serial)
-		snprintf(s->serial, sizeof(s->serial), "%s", p.serial_number);
+		snprintf(s->serial, sizeof(s->serial), "%.*s", (int)sizeof(s->serial) - 1, p.serial_number);
 	if (p.has_model)
-		snprintf(s->model, sizeof(s->model), "%s", p.model_number);
+		snprintf(s->model, sizeof(s->model), "%.*s", (int)sizeof(s->model) - 1, p.model_number);
 	s->allow_any_host = p.allow_any_host;
 	s->ana_reporting = p.ana_reporting;
 	s->min_cntlid = (uint16_t)p.min_cntlid;

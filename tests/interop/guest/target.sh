@@ -16,6 +16,8 @@
 #                                (LBA size 4 KiB; Write Zeroes fails on tmpfs
 #                                with an NVMe error - see README)
 #                brd:            RAM block device, bdev backend (LBA 512 B)
+#                mixed:          odd nsids brd (512 B), even nsids file (4 KiB):
+#                                both LBA sizes and both nvmet backends at once
 #   port 1     tcp/ipv4 0.0.0.0:4420, optional
 #              NVFAB_TARGET_INLINE_DATA_SIZE -> param_inline_data_size
 # The discovery subsystem (nqn.2014-08.org.nvmexpress.discovery) is served on
@@ -43,13 +45,13 @@ INLINE=${NVFAB_TARGET_INLINE_DATA_SIZE:-}
 configure() {
     nvmet_subsys "$NQN"
     case "$BACKEND" in
-        brd) brd_load "$NS_COUNT" "$SIZE" ;;
+        brd|mixed) brd_load "$NS_COUNT" "$SIZE" ;;
         file) ;;
         *) echo "unknown NVFAB_TARGET_BACKEND=$BACKEND"; return 2 ;;
     esac
     n=1
     while [ "$n" -le "$NS_COUNT" ]; do
-        if [ "$BACKEND" = brd ]; then
+        if [ "$BACKEND" = brd ] || { [ "$BACKEND" = mixed ] && [ $((n % 2)) = 1 ]; }; then
             nvmet_ns_bdev "$NQN" "$n" "/dev/ram$((n - 1))"
         else
             nvmet_ns_file "$NQN" "$n" "/tmp/nvmet-ns$n.img" "$SIZE"

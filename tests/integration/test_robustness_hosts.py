@@ -176,20 +176,20 @@ def test_silent_host_reaped_after_kato(tmp_path):
         st, cntlid = admin.connect(harness.SUBNQN, kato=1000)
         assert st == 0
         admin.enable()
+        t0 = time.monotonic()  # the last admin command: the keep-alive clock starts here
         io = n.Conn(t.port)
         io.icreq()
         st, _ = io.connect(harness.SUBNQN, qid=1, sqsize=31, cntlid=cntlid)
         assert st == 0
         ctrl = [c for c in controllers(t) if c["cntlid"] == cntlid]
         assert ctrl and ctrl[0]["kato_ms"] == 1000 and ctrl[0]["num_io_qpairs"] == 1, ctrl
-        t0 = time.monotonic()
         # From now on the host says nothing.
         gone = wait_for(lambda: not any(c["cntlid"] == cntlid for c in controllers(t)), 6, step=0.02)
         reaped = time.monotonic() - t0
         assert gone, "controller still listed 6 s after a 1 s KATO"
         print(f"\nrobustness: silent host: KATO 1000 ms, controller reaped after {reaped * 1000:.0f} ms")
-        # Keep Alive timeout: at least KATO, then within the check period (KATO/4) plus slack.
-        assert 0.9 <= reaped <= 1000 / 1000 + 0.25 + 1.0, reaped
+        # Keep Alive timeout: not before KATO, then within the check period (KATO/4) plus slack.
+        assert 0.95 <= reaped <= 1.0 + 0.25 + 1.0, reaped
 
         # Both connections are closed by the target (FIN or RST, no C2HTermReq needed).
         for c in (admin, io):
@@ -253,7 +253,8 @@ class GoodHost(threading.Thread):
         self.io.close()
 
 
-def storm_round(port, conns, connect_every):
+def storm_round(port, conns, connect_every, pid):
+    """Returns nvfabd's RSS (KiB) while all the connections are open."""
     socks = []
     try:
         for _ in range(conns):
@@ -268,6 +269,7 @@ def storm_round(port, conns, connect_every):
                 assert chunk, "closed before ICResp"
                 got += chunk
             assert got[0] == n.PDU_ICRESP
+        rss = rss_kib(pid)
         # Some of them go on to an admin Connect (a controller each, torn down on close).
         for i, s in enumerate(socks):
             if i % connect_every == 0:
@@ -275,6 +277,7 @@ def storm_round(port, conns, connect_every):
                 c.s, c.hdgst, c.ddgst, c.cid, c.maxh2cdata = s, False, False, 0, 0
                 st, _ = c.connect(harness.SUBNQN)
                 assert st == 0, hex(st)
+        return rss
     finally:
         for i, s in enumerate(socks):
             if i % 2:
@@ -282,12 +285,13 @@ def storm_round(port, conns, connect_every):
             s.close()
 
 
-def test_connection_storm(tmp_path):
+def test_connection_storm(tmp_path, monkeypatch):
     conns = 1000
     rounds = 10 if LONG else 3
     limit = raise_nofile(conns + 512)  # this process holds them; nvfabd inherits the limit
     if limit < conns + 64:
         pytest.skip(f"RLIMIT_NOFILE {limit} is too low for {conns} connections")
+    small_asan_quarantine(monkeypatch)
     t = start(tmp_path)
     good = None
     try:
@@ -295,15 +299,19 @@ def test_connection_storm(tmp_path):
         good = GoodHost(t.port)
         good_cntlid = good.cntlid
         time.sleep(0.1)
-        base_fds = fd_count(pid)
+        base_fds, base_rss = fd_count(pid), rss_kib(pid)
         good.start()
         t0 = time.monotonic()
+        open_rss = 0
+        after = []   # RSS once each round's connections are all gone
+        settled = True
         for _ in range(rounds):
-            storm_round(t.port, conns, connect_every=8)
+            open_rss = max(open_rss, storm_round(t.port, conns, connect_every=8, pid=pid))
             assert t.alive(), t.read_log()[-3000:]
+            settled = settled and wait_for(lambda: fd_count(pid) <= base_fds, 15)
+            after.append(rss_kib(pid))
         storm_s = time.monotonic() - t0
-        settled = wait_for(lambda: fd_count(pid) <= base_fds, 15)
-        end_fds = fd_count(pid)
+        end_fds, end_rss = fd_count(pid), rss_kib(pid)
         left = wait_for(lambda: [c["cntlid"] for c in controllers(t)] == [good_cntlid], 10)
         good.finish()
         lat = sorted(good.lat)
@@ -312,13 +320,58 @@ def test_connection_storm(tmp_path):
         p50 = lat[len(lat) // 2] * 1000
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         print(f"\nrobustness: connection storm: {rounds} x {conns} connections ({conns // 8} Connects each) "
-              f"in {storm_s:.1f} s; fds {base_fds} -> {end_fds}; good host QD1 4 KiB reads: {len(lat)} I/Os, "
-              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat[-1] * 1000:.2f} ms")
+              f"in {storm_s:.1f} s; fds {base_fds} -> {end_fds}; RSS {base_rss} KiB, {open_rss} KiB with {conns} open "
+              f"(~{(open_rss - base_rss) / conns:.0f} KiB each), after each round {after} KiB; "
+              f"good host QD1 4 KiB reads: {len(lat)} I/Os, p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+              f"max {lat[-1] * 1000:.2f} ms")
         assert settled, f"file descriptors: {base_fds} before the storm, {end_fds} after"
         assert left, f"controllers after the storm: {controllers(t)}"
         assert p99 < 50, f"good host p99 {p99:.1f} ms during the storm"
+        # The allocator keeps what the first rounds used, for reuse; later rounds must not add to it.
+        assert after[-1] - max(after[:2]) < 16 * 1024, f"RSS after each round (KiB): {after}"
         healthy(t)
     finally:
         if good is not None and good.is_alive():
             good.finish()
+        stop_clean(t)
+
+
+# ---- out of file descriptors ----
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.xfail(reason="nvfabd spins on EMFILE: the listener stays level-triggered in epoll and "
+                          "accept4() fails at once, again and again (lib/target/listener.c, "
+                          "listener_accept); see docs/robustness.md", strict=False)
+def test_out_of_file_descriptors(tmp_path):
+    """More connections than nvfabd has descriptors for: it must not spin while they wait in the
+    backlog, and it serves again once they are gone."""
+    port = harness.free_port()
+    # -L error: the warning on every failed accept4() would otherwise flood the log.
+    t = harness.Target(harness.simple_config(port), args=("-L", "error"), tmpdir=str(tmp_path))
+    t.port = port
+    socks = []
+    try:
+        pid = t.proc.pid
+        base = fd_count(pid)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (base + 16, base + 16))
+        for _ in range(48):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.2)
+        c0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        busy = cpu_seconds(pid) - c0
+        print(f"\nrobustness: out of fds: nvfabd used {busy:.2f} s of CPU in 1 s with connections waiting")
+        for s in socks:
+            s.close()
+        socks = []
+        assert wait_for(lambda: fd_count(pid) <= base, 5), (fd_count(pid), base)
+        healthy(t)
+        assert busy < 0.3, f"nvfabd used {busy:.2f} s of CPU in 1 s while out of descriptors"
+    finally:
+        for s in socks:
+            s.close()
         stop_clean(t)

@@ -73,10 +73,11 @@ def test_h2cdata_before_its_r2t(target):
     """A write and its H2CData (with a guessed TTAG) in one segment: the R2T was still queued
     when the data completed the write, and the response reused the R2T's PDU."""
     admin, io, _ = n.connect_io(target.port, harness.SUBNQN)
-    for ttag in range(4):
+    burst = b""
+    for ttag in range(4):  # the TTAG is a request slot index: the first guess (0) is right
         cid = io.next_cid()
-        io.send(io.capsule(io.sqe(0x01, cid, 1, 0, 0, 1, sgl_len=8192)) +
-                io.h2c_data(cid, ttag, 0, bytes(8192)))
+        burst += io.capsule(io.sqe(0x01, cid, 1, 0, 0, 1, sgl_len=8192)) + io.h2c_data(cid, ttag, 0, bytes(8192))
+    io.send(burst)  # one send: the connection is closed after the first pair
     # Refused as a sequence error (the host cannot know the TTAG before the R2T), or the
     # guess misses (unknown TTAG): either way a termination, never a hang.
     with pytest.raises(n.TermReq):

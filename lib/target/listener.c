@@ -12,6 +12,8 @@
 #include "tcp/tcp_sock.h"
 #include "util/log.h"
 
+#define LISTENER_RETRY_MS 100
+
 int tgt_listen_addr_parse(const char *trtype, const char *adrfam, const char *traddr,
 			  const char *trsvcid, struct tgt_listen_addr *out, const char **why)
 {
@@ -62,6 +64,15 @@ struct tgt_listener *tgt_listener_find(const struct tgt_listen_addr *addr)
 	return NULL;
 }
 
+static void listener_accept(void *arg, uint32_t events);
+
+static void listener_resume(void *arg)
+{
+	struct tgt_listener *l = arg;
+
+	evloop_mod_fd(g_tgt.control, &l->handler, EPOLLIN);
+}
+
 static void listener_accept(void *arg, uint32_t events)
 {
 	struct tgt_listener *l = arg;
@@ -72,9 +83,15 @@ static void listener_accept(void *arg, uint32_t events)
 		int rc;
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("listener %s:%s: out of file descriptors; refusing connections",
-					 l->addr.traddr, l->addr.trsvcid);
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The pending connection stays in the backlog and epoll would report it
+				 * again at once: stop watching for a while instead of spinning. */
+				log_warn("listener %s:%s: out of file descriptors; pausing accepts for %d ms",
+					 l->addr.traddr, l->addr.trsvcid, LISTENER_RETRY_MS);
+				evloop_mod_fd(g_tgt.control, &l->handler, 0);
+				evloop_timer_start(g_tgt.control, &l->retry, LISTENER_RETRY_MS, 0,
+						   listener_resume, l);
+			}
 			break;
 		}
 		rc = tcp_sock_tune(fd);
@@ -130,6 +147,7 @@ void tgt_listener_put(struct tgt_listener *l)
 	if (--l->refs > 0)
 		return;
 	log_notice("stopped listening on %s:%s", l->addr.traddr, l->addr.trsvcid);
+	evloop_timer_stop(g_tgt.control, &l->retry);
 	evloop_del_fd(g_tgt.control, &l->handler);
 	close(l->fd);
 	list_del(&l->link);

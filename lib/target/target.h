@@ -129,6 +129,7 @@ struct tgt_listener {
 	int refs;
 	uint16_t portid;
 	struct evloop_handler handler;
+	struct evloop_timer retry;      /* re-arms accepting after running out of descriptors */
 	struct list_node link;
 };
 

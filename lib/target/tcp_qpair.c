@@ -24,6 +24,8 @@
 #include "util/log.h"
 
 #define TCP_RX_BUDGET (256 * 1024)
+#define TCP_ICREQ_TIMEOUT_MS 10000
+#define TCP_ICREQ_TIMEOUT_TEXT "10 s"
 
 enum tcp_qpair_state {
 	TCP_QP_AWAIT_ICREQ,
@@ -73,6 +75,7 @@ struct tcp_qpair {
 	struct tgt_reactor *target_reactor;
 	struct list_node link;      /* owner's list, for shutdown */
 	struct evloop_deferred free_work;
+	struct evloop_timer icreq_timer;
 	int in_event;               /* > 0: a handler up the stack still uses the queue pair */
 	bool finished;
 };
@@ -337,10 +340,40 @@ static void tcp_qpair_terminate(struct tcp_qpair *tq, const struct tcp_pdu_error
 
 /* ---- receiving ---- */
 
+/* The request pool comes with ICReq, so that connections that never speak cost little. */
+static int tcp_qpair_alloc_reqs(struct tcp_qpair *tq)
+{
+	uint32_t depth = g_tgt.opts.max_queue_depth > g_tgt.opts.max_aq_depth
+				 ? g_tgt.opts.max_queue_depth : g_tgt.opts.max_aq_depth;
+	uint32_t n = depth + TGT_MAX_AER + 1;
+
+	tq->reqs = calloc(n, sizeof(*tq->reqs));
+	if (!tq->reqs)
+		return -ENOMEM;
+	tq->nreqs = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct tcp_req *tr = &tq->reqs[i];
+
+		tr->ttag = (uint16_t)i;
+		tr->req.qp = &tq->qp;
+		tr->data_pdu.done = tcp_req_pdu_sent;
+		tr->ctl_pdu.done = tcp_req_pdu_sent;
+		list_add_tail(&tq->free, &tr->link);
+	}
+	tq->qp.sqsize = (uint16_t)(n - 1);
+	return 0;
+}
+
 static int tcp_on_icreq(struct tcp_qpair *tq)
 {
 	const struct nvme_tcp_icreq *ic = &tq->rx.hdr.icreq;
 	struct nvme_tcp_icresp *r = &tq->ic_pdu.hdr.icresp;
+
+	evloop_timer_stop(tq->qp.loop, &tq->icreq_timer);
+	if (tcp_qpair_alloc_reqs(tq)) {
+		log_error("tcp %s: no memory for the request pool", tq->qp.peer);
+		return -ENOMEM;
+	}
 
 	tq->hdgst = ic->dgst & NVME_TCP_ICREQ_DGST_HDGST;
 	tq->ddgst = ic->dgst & NVME_TCP_ICREQ_DGST_DDGST;
@@ -366,13 +399,14 @@ static int tcp_on_icreq(struct tcp_qpair *tq)
 
 static int tcp_on_cmd_header(struct tcp_qpair *tq, struct tcp_rx *rx)
 {
-	struct tcp_req *tr = tcp_req_get(tq);
+	/* A queue holds SQSIZE + 1 commands; parked AERs on the admin queue come on top. */
+	uint32_t limit = (uint32_t)tq->qp.sqsize + 1 + (tq->qp.qid == 0 ? TGT_MAX_AER : 0);
+	struct tcp_req *tr = tq->busy < limit ? tcp_req_get(tq) : NULL;
 	uint16_t status = 0;
 
 	if (!tr) {
-		/* With SQ flow control off the host must respect SQSIZE: it did not. */
-		log_error("tcp %s qid %u: more commands outstanding than the queue holds (%u)",
-			  tq->qp.peer, tq->qp.qid, tq->nreqs);
+		log_error("tcp %s qid %u: host exceeded the queue size (%u commands outstanding)",
+			  tq->qp.peer, tq->qp.qid, tq->busy);
 		return tcp_rx_fail(rx, NVME_TCP_FES_PDU_SEQUENCE, 0, "queue overflow");
 	}
 	tq->rx_req = tr;
@@ -625,6 +659,7 @@ static void tcp_qpair_close(struct tcp_qpair *tq, const char *why)
 	if (tcp_tx_pending(&tq->tx) && !tq->term_sent)
 		tcp_tx_flush(&tq->tx, tq->fd);
 	tq->state = TCP_QP_CLOSING;
+	evloop_timer_stop(tq->qp.loop, &tq->icreq_timer);
 	evloop_del_fd(tq->qp.loop, &tq->handler);
 	list_del(&tq->link);
 	shutdown(tq->fd, SHUT_RDWR);
@@ -749,25 +784,26 @@ const struct tgt_transport_ops tcp_transport_ops = {
 
 /* ---- creation ---- */
 
+/* A connection that has not sent ICReq by now is not an NVMe/TCP host worth waiting for. */
+static void tcp_qpair_icreq_timeout(void *arg)
+{
+	struct tcp_qpair *tq = arg;
+
+	tcp_qpair_close(tq, "no ICReq within " TCP_ICREQ_TIMEOUT_TEXT);
+}
+
 int tcp_qpair_accept_on(int fd, struct tgt_listener *listener, struct evloop *loop)
 {
 	struct tcp_qpair *tq = calloc(1, sizeof(*tq));
-	uint32_t depth = g_tgt.opts.max_queue_depth > g_tgt.opts.max_aq_depth
-				 ? g_tgt.opts.max_queue_depth : g_tgt.opts.max_aq_depth;
 	char addr[64], port[16];
 	int rc;
 
 	if (!tq)
 		return -ENOMEM;
-	/* Room for a full queue plus the admin queue's outstanding AERs. */
-	tq->nreqs = depth + TGT_MAX_AER + 1;
-	tq->reqs = calloc(tq->nreqs, sizeof(*tq->reqs));
 	rc = tcp_rx_init(&tq->rx, TCP_ROLE_TARGET);
-	if (!tq->reqs || rc) {
-		free(tq->reqs);
-		tcp_rx_fini(&tq->rx);
+	if (rc) {
 		free(tq);
-		return -ENOMEM;
+		return rc;
 	}
 	tq->fd = fd;
 	atomic_init(&tq->refs, 1);
@@ -775,19 +811,9 @@ int tcp_qpair_accept_on(int fd, struct tgt_listener *listener, struct evloop *lo
 	tq->qp.loop = loop;
 	tq->qp.listener = listener;
 	tq->qp.portid = listener ? listener->portid : 0;
-	tq->qp.sqsize = (uint16_t)(tq->nreqs - 1);
 	tcp_sock_name(fd, true, addr, sizeof(addr), port, sizeof(port));
 	snprintf(tq->qp.peer, sizeof(tq->qp.peer), "%s:%s", addr, port);
 	list_init(&tq->free);
-	for (uint32_t i = 0; i < tq->nreqs; i++) {
-		struct tcp_req *tr = &tq->reqs[i];
-
-		tr->ttag = (uint16_t)i;
-		tr->req.qp = &tq->qp;
-		tr->data_pdu.done = tcp_req_pdu_sent;
-		tr->ctl_pdu.done = tcp_req_pdu_sent;
-		list_add_tail(&tq->free, &tr->link);
-	}
 	tcp_tx_init(&tq->tx);
 	/* Before Connect, in-capsule data up to the admin size (Connect data is 1 KiB). */
 	tq->rx.lim.max_icd = TGT_ADMIN_ICD;
@@ -802,6 +828,7 @@ int tcp_qpair_accept_on(int fd, struct tgt_listener *listener, struct evloop *lo
 		tcp_qpair_free(tq);
 		return rc;
 	}
+	evloop_timer_start(loop, &tq->icreq_timer, TCP_ICREQ_TIMEOUT_MS, 0, tcp_qpair_icreq_timeout, tq);
 	log_info("tcp %s: connection accepted", tq->qp.peer);
 	return 0;
 }

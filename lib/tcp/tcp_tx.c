@@ -101,6 +101,15 @@ int tcp_tx_flush(struct tcp_tx *tx, int fd)
 			cnt += pdu_gather(list_entry(pos, struct tcp_tx_pdu, link), iov + cnt,
 					  TCP_TX_MAX_IOV - cnt, &whole);
 		msg.msg_iovlen = (size_t)cnt;
+		{
+			size_t want = 0;
+
+			for (int i = 0; i < cnt; i++)
+				want += iov[i].iov_len;
+			/* A PDU whose iovecs are shorter than its length would never finish. */
+			if (want == 0)
+				return -EINVAL;
+		}
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -343,9 +343,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.xfail(reason="nvfabd spins on EMFILE: the listener stays level-triggered in epoll and "
-                          "accept4() fails at once, again and again (lib/target/listener.c, "
-                          "listener_accept); see docs/robustness.md", strict=False)
 def test_out_of_file_descriptors(tmp_path):
     """More connections than nvfabd has descriptors for: it must not spin while they wait in the
     backlog, and it serves again once they are gone."""

@@ -225,3 +225,13 @@ def test_garbage_storm_keeps_daemon_alive(target, good_host):
         c.send(os.urandom(1 + i * 7 % 300))
         c.close()
     healthy(target)
+
+
+def test_silent_connection_closed_without_icreq(target, good_host):
+    """A connection that never sends ICReq is closed after 10 s and costs nothing after."""
+    c = raw(target)
+    c.s.settimeout(15)
+    start = time.time()
+    assert c.s.recv(1) == b""
+    assert 9 <= time.time() - start <= 14
+    healthy(target)

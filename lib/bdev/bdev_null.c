@@ -1,9 +1,12 @@
 /*
- * Null disk: stores nothing. Writes are discarded and reads return zeros (filled for real,
- * so that a host never sees stale buffer contents). Measures the stack without media cost.
+ * Null disk: stores nothing. Writes are discarded and reads return zeros: submitted reads fill
+ * the caller's buffers, and zero-copy readers (the target) get a shared read-only zero region,
+ * so that a protocol benchmark measures the stack, not memset. (SPDK's null bdev hands out a
+ * global zero buffer in the same way.)
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "bdev/bdev_internal.h"
 #include "util/log.h"
@@ -43,13 +46,25 @@ static void bdev_null_destroy(struct bdev *bdev)
 	free(bdev);
 }
 
+/* Anonymous and never written: every page maps the kernel's zero page, so it costs no memory.
+ * Covers the largest transfer the target allows (8 MiB). */
+#define BDEV_NULL_ZERO_SIZE (8u << 20)
+static void *bdev_null_zeros;
+
+static void *bdev_null_map(struct bdev *bdev, uint64_t offset, uint64_t len)
+{
+	(void)bdev;
+	(void)offset;
+	return len <= BDEV_NULL_ZERO_SIZE ? bdev_null_zeros : NULL;
+}
+
 static const struct bdev_ops bdev_null_ops = {
 	.product_name = "Null disk",
 	.driver_name = "null",
 	.channel_create = bdev_null_channel_create,
 	.channel_destroy = bdev_null_channel_destroy,
 	.submit = bdev_null_submit,
-	.map = NULL, /* no memory image: a zero-copy read would need a zero page per I/O */
+	.map = bdev_null_map,
 	.destroy = bdev_null_destroy,
 	.dump_config = NULL,
 };
@@ -65,6 +80,14 @@ int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
 		rc = bdev_check_geometry(name, num_blocks, block_size);
 	if (rc)
 		return rc;
+	if (!bdev_null_zeros) {
+		/* Created on the control thread before any reactor can map a null bdev. */
+		void *p = mmap(NULL, BDEV_NULL_ZERO_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return bdev_create_fail(-ENOMEM, "bdev %s: cannot map the zero region", name);
+		bdev_null_zeros = p;
+	}
 	bdev = calloc(1, sizeof(*bdev));
 	if (!bdev)
 		return bdev_create_fail(-ENOMEM, "bdev %s: out of memory", name);

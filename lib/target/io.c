@@ -32,10 +32,10 @@ static uint16_t io_errno_status(int status)
 	}
 }
 
+/* The request keeps its hold on the channel (rch->inflight) until the transport releases it
+ * (tgt_req_release): a zero-copy read is still being sent from the bdev's memory after this. */
 static void io_finish(struct tgt_req *req, uint16_t status)
 {
-	if (req->rch)
-		req->rch->inflight--;
 	tgt_req_complete_status(req, status);
 }
 
@@ -66,12 +66,9 @@ static void io_compare_done(struct bdev_io *bio, int status)
 
 static int io_submit(struct tgt_req *req)
 {
-	int rc;
+	int rc = bdev_submit(req->rch->ch, &req->bio);
 
-	req->rch->inflight++;
-	rc = bdev_submit(req->rch->ch, &req->bio);
 	if (rc) {
-		req->rch->inflight--;
 		log_warn("qid %u: bdev %s refused I/O: %s", req->qp->qid, req->ns->bdev->name, strerror(-rc));
 	}
 	return rc;
@@ -203,7 +200,6 @@ static void io_dsm_done(struct bdev_io *bio, int status)
 
 	if (status && !req->sub_status)
 		req->sub_status = status;
-	req->rch->inflight--;
 	io_dsm_next(req);
 }
 
@@ -223,10 +219,8 @@ static void io_dsm_next(struct tgt_req *req)
 		req->bio.iov = NULL;
 		req->bio.iovcnt = 0;
 		req->bio.cb = io_dsm_done;
-		req->rch->inflight++;
 		if (bdev_submit(req->rch->ch, &req->bio) == 0)
 			return;
-		req->rch->inflight--;
 		req->sub_status = -EIO;
 	}
 	io_finish(req, io_errno_status(req->sub_status));
@@ -254,7 +248,6 @@ static void io_dsm(struct tgt_req *req)
 	}
 	req->pending = nr;
 	req->sub_status = 0;
-	req->rch->inflight++; /* held across the chain; io_finish drops it */
 	io_dsm_next(req);
 }
 
@@ -310,6 +303,7 @@ void tgt_io_execute(struct tgt_req *req)
 	req->rch = NULL;
 	req->bio.cb_arg = req;
 	if (req->cmd.opc == nvme_cmd_flush && req->cmd.nsid == NVME_NSID_ALL) {
+		/* It moves from channel to channel, holding each only while its flush runs. */
 		qp->stats.other++;
 		req->pending = 1;
 		req->sub_status = 0;
@@ -327,6 +321,7 @@ void tgt_io_execute(struct tgt_req *req)
 		tgt_req_complete_status(req, STATUS_INTERNAL);
 		return;
 	}
+	req->rch->inflight++; /* until tgt_req_release() */
 	switch (req->cmd.opc) {
 	case nvme_cmd_read:
 		io_read(req);
@@ -350,7 +345,6 @@ void tgt_io_execute(struct tgt_req *req)
 		io_dsm(req);
 		return;
 	default:
-		req->rch = NULL;
 		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE) | NVME_STATUS_DNR);
 		return;
 	}

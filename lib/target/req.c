@@ -160,6 +160,14 @@ void tgt_req_execute(struct tgt_req *req)
 	req_dispatch(req);
 }
 
+void tgt_req_release(struct tgt_req *req)
+{
+	if (req->rch) {
+		req->rch->inflight--;
+		req->rch = NULL;
+	}
+}
+
 void tgt_req_data_ready(struct tgt_req *req)
 {
 	req_dispatch(req);

@@ -316,6 +316,9 @@ void tgt_ctrlr_log_error(struct tgt_ctrlr *c, const struct tgt_req *req, uint16_
 void tgt_req_execute(struct tgt_req *req);   /* entry point from the transport */
 void tgt_req_data_ready(struct tgt_req *req); /* write data fully received */
 void tgt_req_complete_status(struct tgt_req *req, uint16_t status);
+/* The transport is done with the request (response sent, or the queue pair closed): drops its
+ * hold on the bdev channel. */
+void tgt_req_release(struct tgt_req *req);
 int tgt_req_alloc_buf(struct tgt_req *req, uint32_t len);
 void tgt_fabrics_execute(struct tgt_req *req);
 void tgt_admin_execute(struct tgt_req *req);

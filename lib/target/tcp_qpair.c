@@ -200,6 +200,7 @@ static void tcp_qpair_maybe_finish(struct tcp_qpair *tq);
 
 static void tcp_req_put(struct tcp_qpair *tq, struct tcp_req *tr)
 {
+	tgt_req_release(&tr->req);
 	tr->req.state = TGT_REQ_FREE;
 	tq->busy--;
 	list_add_head(&tq->free, &tr->link);

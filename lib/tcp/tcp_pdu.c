@@ -172,11 +172,16 @@ int tcp_pdu_validate_common(const struct nvme_tcp_common_hdr *ch, const struct t
 int tcp_pdu_validate(const union tcp_pdu_hdr *hdr, const struct tcp_pdu_limits *lim,
 		     struct tcp_pdu_error *err)
 {
-	const struct nvme_tcp_common_hdr *ch = &hdr->ch;
-	int rc = tcp_pdu_validate_common(ch, lim, err);
+	int rc = tcp_pdu_validate_common(&hdr->ch, lim, err);
 
-	if (rc)
-		return rc;
+	return rc ? rc : tcp_pdu_validate_rest(hdr, lim, err);
+}
+
+int tcp_pdu_validate_rest(const union tcp_pdu_hdr *hdr, const struct tcp_pdu_limits *lim,
+			  struct tcp_pdu_error *err)
+{
+	const struct nvme_tcp_common_hdr *ch = &hdr->ch;
+
 	if (ch->flags & NVME_TCP_F_HDGST) {
 		uint32_t got;
 

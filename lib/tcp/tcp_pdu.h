@@ -59,6 +59,10 @@ int tcp_pdu_validate_common(const struct nvme_tcp_common_hdr *ch, const struct t
 /* Checks the full header (hlen bytes plus header digest): flags, pdo, digests, lengths. */
 int tcp_pdu_validate(const union tcp_pdu_hdr *hdr, const struct tcp_pdu_limits *lim,
 		     struct tcp_pdu_error *err);
+/* The part of tcp_pdu_validate() after the common header, for a receiver that already ran
+ * tcp_pdu_validate_common() on it. */
+int tcp_pdu_validate_rest(const union tcp_pdu_hdr *hdr, const struct tcp_pdu_limits *lim,
+			  struct tcp_pdu_error *err);
 
 /* Appends the header digest if negotiated; returns the total header bytes to send. */
 uint32_t tcp_pdu_seal_hdr(union tcp_pdu_hdr *hdr, bool hdgst);

@@ -85,7 +85,8 @@ static int rx_header_done(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void 
 	const struct nvme_tcp_common_hdr *ch = &rx->hdr.ch;
 	int rc;
 
-	if (tcp_pdu_validate(&rx->hdr, &rx->lim, &rx->err)) {
+	/* The common header was judged when it arrived (rx_process). */
+	if (tcp_pdu_validate_rest(&rx->hdr, &rx->lim, &rx->err)) {
 		rx->state = TCP_RX_ERROR;
 		return -EPROTO;
 	}

@@ -48,6 +48,7 @@ case "${1:-}" in
 esac
 
 log() { echo "fetch: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
 
 # Serialize concurrent runs (parallel CI jobs, nested run-guest.sh): the
 # second one waits, then finds the stamp and returns at once.
@@ -121,14 +122,28 @@ TOP=("$KPKG" busybox-static nvme-cli e2fsprogs)
 # Direct hard dependencies (Depends/PreDepends) of one package, real names only.
 # "<virtual>" entries are skipped; ":any" qualifiers stripped.
 direct_deps() {
-    apt-cache depends --important "$1" 2>/dev/null |
-        awk '$1 ~ /^\|?(Pre)?Depends:$/ && $2 !~ /^</ {sub(/:.*/, "", $2); print $2}'
+    local out i
+    # Always at least the package's own name: empty means apt is busy (see is_libs_section).
+    for i in $(seq 30); do
+        out=$(apt-cache depends --important "$1" 2>/dev/null) && [[ -n "$out" ]] && break
+        sleep 1
+    done
+    [[ -n "$out" ]] || die "apt-cache has no dependencies for $1 (is an apt-get update running?)"
+    awk '$1 ~ /^\|?(Pre)?Depends:$/ && $2 !~ /^</ {sub(/:.*/, "", $2); print $2}' <<<"$out"
 }
 
 # Library packages not named lib* (zlib1g, gcc-12-base) are recognised by
 # their archive section.
+# apt-cache answers nothing while another process replaces the package lists (apt-get
+# update): wait for a real answer rather than silently leaving a library out.
 is_libs_section() {
-    apt-cache show --no-all-versions "$1" 2>/dev/null | grep -qx 'Section: libs'
+    local out i
+    for i in $(seq 30); do
+        out=$(apt-cache show --no-all-versions "$1" 2>/dev/null) && [[ -n "$out" ]] && break
+        sleep 1
+    done
+    [[ -n "$out" ]] || die "apt-cache knows nothing of $1 (is an apt-get update running?)"
+    grep -qx 'Section: libs' <<<"$out"
 }
 
 # Breadth-first closure: the top packages plus every library dependency

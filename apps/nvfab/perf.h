@@ -53,6 +53,8 @@ struct perf_dev_ops {
 	int (*submit)(struct perf_chan *ch, struct perf_io *io);
 	/* Reaps completions (each one calls perf_io_done()). < 0: the channel is dead. */
 	int (*poll)(struct perf_chan *ch);
+	/* Optional: sends what a round of submit() calls queued. */
+	void (*flush)(struct perf_chan *ch);
 };
 
 struct perf_dev {

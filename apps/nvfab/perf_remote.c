@@ -85,6 +85,7 @@ static int remote_submit(struct perf_chan *ch, struct perf_io *io)
 		struct nvfab_qpair *qp = ch->qps[ch->next_qp];
 
 		ch->next_qp = ch->next_qp + 1 == ch->nqps ? 0 : ch->next_qp + 1;
+		nvfab_qpair_batch_begin(qp); /* remote_flush() sends the round */
 		if (io->is_read)
 			rc = nvfab_read(qp, ns, io->lba, io->nblocks, &io->iov, 1, 0, remote_done, io);
 		else
@@ -93,6 +94,13 @@ static int remote_submit(struct perf_chan *ch, struct perf_io *io)
 			break;
 	}
 	return rc;
+}
+
+static void remote_flush(struct perf_chan *ch)
+{
+	/* A lost queue pair shows in the next poll. */
+	for (uint32_t i = 0; i < ch->nqps; i++)
+		(void)nvfab_qpair_flush(ch->qps[i]);
 }
 
 static int remote_poll(struct perf_chan *ch)
@@ -125,4 +133,5 @@ const struct perf_dev_ops perf_remote_ops = {
 	.chan_fini = remote_chan_fini,
 	.submit = remote_submit,
 	.poll = remote_poll,
+	.flush = remote_flush,
 };

@@ -219,6 +219,8 @@ static void submit_ready(struct perf_chan *ch)
 		chan_error(ch, "perf: %s: %s at lba %llu: %s; stopping this device\n", "submit",
 			   io->lba, strerror(-rc));
 	}
+	if (ch->dev->ops->flush)
+		ch->dev->ops->flush(ch);
 }
 
 static int chan_setup(struct perf_chan *ch)

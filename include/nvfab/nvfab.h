@@ -245,6 +245,14 @@ void nvfab_qpair_destroy(struct nvfab_qpair *qpair);
  * lost for good. Callbacks may submit new I/O but must not destroy the queue pair.
  */
 int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max);
+/*
+ * Submissions normally leave at once. Between nvfab_qpair_batch_begin() and nvfab_qpair_flush()
+ * they queue and then leave together, in as few sendmsg calls as the socket takes: fewer
+ * system calls at queue depth > 1. Commands submitted from completion callbacks are batched
+ * this way automatically. nvfab_qpair_flush() returns 0 or the connection's error.
+ */
+void nvfab_qpair_batch_begin(struct nvfab_qpair *qpair);
+int nvfab_qpair_flush(struct nvfab_qpair *qpair);
 /* The socket, for epoll users. Changes after a reconnect: re-read it when it fails. -1 while
  * disconnected. */
 int nvfab_qpair_fd(const struct nvfab_qpair *qpair);

@@ -85,6 +85,7 @@ struct host_qpair {
 	bool hdgst, ddgst;      /* negotiated */
 	bool hold_on_error;     /* on a lost connection: hold requests (reconnect) or fail them */
 	bool in_poll;           /* inside tcp_rx processing: teardown must wait */
+	bool batching;      /* in completion callbacks: new commands leave in one send */
 	bool tearing_down;      /* tx done() callbacks only account */
 	bool ic_done;           /* ICResp received */
 	int deferred_err;       /* connection error seen where teardown was unsafe */
@@ -173,6 +174,8 @@ void host_qpair_lost(struct host_qpair *qp, int err);
 int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, enum host_xfer xfer,
 		      const struct iovec *iov, int iovcnt, uint32_t len, nvfab_cb cb, void *arg);
 /* Nonblocking receive/send; returns completions or a negative errno when the socket failed. */
+/* Sends what submissions queued while batching. */
+void host_qpair_flush(struct host_qpair *qp);
 int host_qpair_poll(struct host_qpair *qp, uint32_t max);
 /* Waits (poll(2)) until *done or the deadline. Returns 0, -ETIMEDOUT or the socket error. */
 int host_qpair_wait(struct host_qpair *qp, const bool *done, uint64_t deadline_ns);

@@ -149,6 +149,20 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 	host_qpair_resubmit_held(qp);
 }
 
+void nvfab_qpair_batch_begin(struct nvfab_qpair *qpair)
+{
+	qpair->q.batching = true;
+}
+
+int nvfab_qpair_flush(struct nvfab_qpair *qpair)
+{
+	struct host_qpair *qp = &qpair->q;
+
+	qp->batching = false;
+	host_qpair_flush(qp);
+	return qp->deferred_err ? qp->deferred_err : 0;
+}
+
 int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max)
 {
 	struct host_qpair *qp = &qpair->q;

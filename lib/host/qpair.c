@@ -261,7 +261,8 @@ int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, enum ho
 
 	if (qp->fd >= 0 && (qp->state == HOST_QP_LIVE || qp->state == HOST_QP_CONNECTING)) {
 		req_send(qp, req);
-		qp_flush(qp);
+		if (!qp->batching)
+			qp_flush(qp);
 	} else {
 		req->state = HOST_REQ_HELD;
 		list_add_tail(&qp->held_list, &req->link);
@@ -595,9 +596,15 @@ static void qp_check_timeouts(struct host_qpair *qp, uint64_t now)
 	}
 }
 
+void host_qpair_flush(struct host_qpair *qp)
+{
+	qp_flush(qp);
+}
+
 int host_qpair_poll(struct host_qpair *qp, uint32_t max)
 {
 	struct list_node *n;
+	bool was_batching;
 	int rc = 0;
 
 	qp->reaped = 0;
@@ -617,8 +624,14 @@ int host_qpair_poll(struct host_qpair *qp, uint32_t max)
 		}
 		qp->in_poll = false;
 	}
+	/* Commands that callbacks submit go out together, in one sendmsg after the last one. */
+	was_batching = qp->batching;
+	qp->batching = true;
 	while ((n = qp->done_list.next) != &qp->done_list)
 		req_complete(qp, list_entry(n, struct host_req, link));
+	qp->batching = was_batching;
+	if (!was_batching && tcp_tx_pending(&qp->tx))
+		qp_flush(qp);
 	if (!qp->deferred_err && !list_empty(&qp->active_list))
 		qp_check_timeouts(qp, coarse_now_ns());
 	if (qp->deferred_err) {

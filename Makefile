@@ -35,7 +35,7 @@ fuzz:
 	./tests/fuzz/run.sh
 
 bench: all
-	./bench/run.sh $(BUILD)
+	./bench/run.sh $(BUILD) $(if $(FULL),--full)
 
 clean:
 	rm -rf $(BUILD)

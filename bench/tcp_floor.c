@@ -41,6 +41,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -105,6 +106,7 @@ static struct {
 	const char *addr, *port;
 	int core;
 	bool busy;
+	bool poll_spin;
 	double seconds;
 	uint64_t ops;
 	uint64_t warmup;
@@ -236,13 +238,30 @@ static int send_all(int fd, struct iovec *iov, int cnt)
 	return 0;
 }
 
+/*
+ * Busy mode with --poll-spin: spin on poll() with a zero timeout until the socket is readable,
+ * then recv. A spinning recv() takes the socket lock on every try, and a segment that arrives
+ * meanwhile waits in the socket backlog until the lock is released; poll() takes no lock.
+ */
+static void wait_readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (g.busy && g.poll_spin)
+		while (poll(&p, 1, 0) == 0)
+			;
+}
+
 /* Receives exactly len bytes: 1, 0 on EOF before any byte, -1 on error or a partial EOF. */
 static int recv_all(int fd, void *buf, size_t len)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, g.busy ? MSG_DONTWAIT : 0);
+		ssize_t n;
+
+		wait_readable(fd);
+		n = recv(fd, (char *)buf + got, len - got, g.busy ? MSG_DONTWAIT : 0);
 
 		if (n > 0) {
 			got += (size_t)n;
@@ -303,8 +322,11 @@ static int serve_batched(int fd, const struct setup *s, struct server_stats *st)
 	if (!in || !resp || !iov)
 		die("malloc");
 	for (;;) {
-		ssize_t n = recv(fd, in + have, cap - have, g.busy ? MSG_DONTWAIT : 0);
+		ssize_t n;
 		uint64_t k;
+
+		wait_readable(fd);
+		n = recv(fd, in + have, cap - have, g.busy ? MSG_DONTWAIT : 0);
 
 		if (n == 0) {
 			rc = have ? -1 : 0;
@@ -561,7 +583,8 @@ static FILE *open_json(void)
 static void json_common(FILE *f, const char *mode)
 {
 	fprintf(f, "  \"tool\": \"nvfab-floor\",\n  \"mode\": \"%s\",\n", mode);
-	fprintf(f, "  \"busy_poll\": %s,\n  \"core\": %d,\n", g.busy ? "true" : "false", g.core);
+	fprintf(f, "  \"busy_poll\": %s,\n  \"poll_spin\": %s,\n  \"core\": %d,\n", g.busy ? "true" : "false",
+		g.poll_spin ? "true" : "false", g.core);
 }
 
 static void json_server(FILE *f, const struct server_stats *st, uint64_t ops)
@@ -633,8 +656,11 @@ static void pipelined(int fd, const struct setup *s, char *obuf, struct lat_samp
 	send_requests(fd, s, obuf, g.qd);
 	issued = g.qd;
 	while (done < issued) {
-		ssize_t n = recv(fd, ibuf, cap, g.busy ? MSG_DONTWAIT : 0);
+		ssize_t n;
 		uint64_t k, t;
+
+		wait_readable(fd);
+		n = recv(fd, ibuf, cap, g.busy ? MSG_DONTWAIT : 0);
 
 		if (n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -942,6 +968,8 @@ static void usage(FILE *out)
 		"  -p, --port PORT      port (default 4499)\n"
 		"  -c, --core CORE      pin to this core\n"
 		"  -b, --busy-poll      non-blocking sockets, recv/send spin (both sides choose)\n"
+		"      --poll-spin      busy-poll by spinning on poll(0), then recv (no socket lock\n"
+		"                       taken while waiting); implies -b\n"
 		"  -t, --time SECONDS   measured time (default 5), after warm-up\n"
 		"  -n, --ops OPS        measure exactly this many round trips instead\n"
 		"  -w, --warmup OPS     round trips not measured (default 2000)\n"
@@ -962,6 +990,7 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},
 		{"core", required_argument, NULL, 'c'},
 		{"busy-poll", no_argument, NULL, 'b'},
+		{"poll-spin", no_argument, NULL, 'S'},
 		{"time", required_argument, NULL, 't'},
 		{"ops", required_argument, NULL, 'n'},
 		{"warmup", required_argument, NULL, 'w'},
@@ -989,6 +1018,7 @@ int main(int argc, char **argv)
 		case 'p': g.port = optarg; break;
 		case 'c': g.core = atoi(optarg); break;
 		case 'b': g.busy = true; break;
+		case 'S': g.busy = true; g.poll_spin = true; break;
 		case 't': g.seconds = atof(optarg); break;
 		case 'n': g.ops = strtoull(optarg, NULL, 10); break;
 		case 'w': g.warmup = strtoull(optarg, NULL, 10); break;

@@ -8,7 +8,7 @@ pkgs=(
   liburing-dev libjson-c-dev libisal-dev libnvme-dev libcmocka-dev
   python3 python3-pytest
   clang libclang-rt-14-dev
-  valgrind
+  valgrind gnuplot-nox
 )
 # shellcheck disable=SC2206
 pkgs+=(${NVFAB_DEPS_EXTRA:-})

@@ -124,6 +124,8 @@ def test_target_killed_during_perf(tmp_path):
         t.stop()
 
 
+@pytest.mark.skipif(any("valgrind" in w for w in harness.WRAPPER),
+                    reason="timing: a target under valgrind answers the reconnect too slowly")
 def test_reconnect_after_target_restart(tmp_path):
     port = harness.free_port()
     cfg = harness.simple_config(port, bdevs=(("ram", "Disk0", 16384, 4096),))

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -262,4 +263,22 @@ int bdev_init_and_register(struct bdev *bdev, const char *name, const char *uuid
 	log_info("bdev %s: created (%s, %llu blocks of %u bytes, uuid %s)", name,
 		 ops->product_name, (unsigned long long)num_blocks, block_size, bdev->uuid);
 	return 0;
+}
+
+struct bdev_channel *bdev_plain_channel_create(struct bdev *bdev, struct evloop *loop)
+{
+	struct bdev_channel *ch = calloc(1, sizeof(*ch));
+
+	(void)loop;
+	if (!ch) {
+		log_error("bdev %s: cannot allocate a channel", bdev->name);
+		return NULL;
+	}
+	ch->bdev = bdev;
+	return ch;
+}
+
+void bdev_plain_channel_destroy(struct bdev_channel *ch)
+{
+	free(ch);
 }

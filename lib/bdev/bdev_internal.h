@@ -42,4 +42,8 @@ void bdev_iov_from_buf(const struct iovec *iov, int iovcnt, const void *buf, siz
 void bdev_iov_to_buf(const struct iovec *iov, int iovcnt, void *buf, size_t len);
 void bdev_iov_zero(const struct iovec *iov, int iovcnt);
 
+/* A channel with no per-thread state, for backends that complete inline (ram, null). */
+struct bdev_channel *bdev_plain_channel_create(struct bdev *bdev, struct evloop *loop);
+void bdev_plain_channel_destroy(struct bdev_channel *ch);
+
 #endif

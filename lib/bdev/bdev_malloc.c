@@ -29,24 +29,6 @@ struct bdev_malloc {
 /* SPDK names unnamed malloc bdevs Malloc0, Malloc1, ... with a counter that never goes back. */
 static unsigned bdev_malloc_next_index;
 
-static struct bdev_channel *bdev_malloc_channel_create(struct bdev *bdev, struct evloop *loop)
-{
-	struct bdev_channel *ch = calloc(1, sizeof(*ch));
-
-	(void)loop;
-	if (!ch) {
-		log_error("bdev %s: cannot allocate a channel", bdev->name);
-		return NULL;
-	}
-	ch->bdev = bdev;
-	return ch;
-}
-
-static void bdev_malloc_channel_destroy(struct bdev_channel *ch)
-{
-	free(ch);
-}
-
 static void bdev_malloc_zero(struct bdev_malloc *m, size_t off, size_t len)
 {
 	uint8_t *start = m->buf + off, *end = start + len;
@@ -117,8 +99,8 @@ static void bdev_malloc_destroy(struct bdev *bdev)
 static const struct bdev_ops bdev_malloc_ops = {
 	.product_name = "Malloc disk",
 	.driver_name = "malloc",
-	.channel_create = bdev_malloc_channel_create,
-	.channel_destroy = bdev_malloc_channel_destroy,
+	.channel_create = bdev_plain_channel_create,
+	.channel_destroy = bdev_plain_channel_destroy,
 	.submit = bdev_malloc_submit,
 	.map = bdev_malloc_map,
 	.destroy = bdev_malloc_destroy,

@@ -11,24 +11,6 @@
 #include "bdev/bdev_internal.h"
 #include "util/log.h"
 
-static struct bdev_channel *bdev_null_channel_create(struct bdev *bdev, struct evloop *loop)
-{
-	struct bdev_channel *ch = calloc(1, sizeof(*ch));
-
-	(void)loop;
-	if (!ch) {
-		log_error("bdev %s: cannot allocate a channel", bdev->name);
-		return NULL;
-	}
-	ch->bdev = bdev;
-	return ch;
-}
-
-static void bdev_null_channel_destroy(struct bdev_channel *ch)
-{
-	free(ch);
-}
-
 static int bdev_null_submit(struct bdev_channel *ch, struct bdev_io *io)
 {
 	int rc = bdev_io_check(ch->bdev, io);
@@ -61,8 +43,8 @@ static void *bdev_null_map(struct bdev *bdev, uint64_t offset, uint64_t len)
 static const struct bdev_ops bdev_null_ops = {
 	.product_name = "Null disk",
 	.driver_name = "null",
-	.channel_create = bdev_null_channel_create,
-	.channel_destroy = bdev_null_channel_destroy,
+	.channel_create = bdev_plain_channel_create,
+	.channel_destroy = bdev_plain_channel_destroy,
 	.submit = bdev_null_submit,
 	.map = bdev_null_map,
 	.destroy = bdev_null_destroy,

@@ -48,6 +48,16 @@ void cli_error(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+uint32_t cli_parse_nsid(const char *cmd, const char *usage, const char *s)
+{
+	uint64_t nsid = cli_parse_u64(cmd, usage, "-n", s);
+
+	/* 0 and FFFFFFFFh (broadcast) do not name one namespace. */
+	if (nsid == 0 || nsid > 0xfffffffeull)
+		cli_usage_error(cmd, usage, "-n %s: NSID must be 1..4294967294", s);
+	return (uint32_t)nsid;
+}
+
 uint64_t cli_parse_u64(const char *cmd, const char *usage, const char *what, const char *s)
 {
 	char *end;

@@ -67,6 +67,8 @@ void cli_bad_option(const char *cmd, const char *usage, int opt, char **argv)
 	__attribute__((noreturn));
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* -n NSID: 1..FFFFFFFEh, or a usage error (exit 2). */
+uint32_t cli_parse_nsid(const char *cmd, const char *usage, const char *s);
 uint64_t cli_parse_u64(const char *cmd, const char *usage, const char *what, const char *s);
 int64_t cli_parse_i64(const char *cmd, const char *usage, const char *what, const char *s);
 /* 4096, 4k, 128K, 1m, 1G (binary units). */

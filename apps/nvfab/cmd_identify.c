@@ -177,9 +177,7 @@ int cmd_identify(int argc, char **argv)
 			have_trid = true;
 			break;
 		case 'n':
-			nsid = cli_parse_u64(cmd, usage, "-n", optarg);
-			if (nsid == 0 || nsid > 0xfffffffeull)
-				cli_usage_error(cmd, usage, "-n %s: NSID must be 1..4294967294", optarg);
+			nsid = cli_parse_nsid(cmd, usage, optarg);
 			break;
 		case 'o': json = cli_parse_json_format(cmd, usage, optarg); break;
 		case 'h': fputs(usage, stdout); return CLI_EXIT_OK;

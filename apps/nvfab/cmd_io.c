@@ -140,9 +140,7 @@ static int cmd_io(int argc, char **argv, enum io_kind kind)
 			have_trid = true;
 			break;
 		case 'n':
-			nsid = cli_parse_u64(cmd, usage, "-n", optarg);
-			if (nsid == 0 || nsid > 0xfffffffeull)
-				cli_usage_error(cmd, usage, "-n %s: NSID must be 1..4294967294", optarg);
+			nsid = cli_parse_nsid(cmd, usage, optarg);
 			break;
 		case 's':
 			lba = cli_parse_u64(cmd, usage, "--lba", optarg);

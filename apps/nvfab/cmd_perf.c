@@ -406,9 +406,7 @@ int cmd_perf(int argc, char **argv)
 			locals[nlocals++] = optarg;
 			break;
 		case 'n':
-			nsid = cli_parse_u64(cmd, usage, "-n", optarg);
-			if (nsid == 0 || nsid > 0xfffffffeull)
-				cli_usage_error(cmd, usage, "-n %s: NSID must be 1..4294967294", optarg);
+			nsid = cli_parse_nsid(cmd, usage, optarg);
 			break;
 		case 'q':
 			v = cli_parse_u64(cmd, usage, "-q", optarg);

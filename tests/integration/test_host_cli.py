@@ -104,7 +104,10 @@ def test_refusals_are_decoded(tmp_path):
 
 
 def test_bad_arguments_exit_2():
-    for args in (["bogus"], ["perf", "-q", "0"], ["read", "-r", "trtype:XYZ traddr:1"], ["discover", "-t", "rdma", "-a", "x"]):
+    for args in (["bogus"], ["perf", "-q", "0"], ["read", "-r", "trtype:XYZ traddr:1"], ["discover", "-t", "rdma", "-a", "x"],
+                 ["identify", "-r", "trtype:TCP traddr:127.0.0.1", "-n", "0"],
+                 ["read", "-r", "trtype:TCP traddr:127.0.0.1 subnqn:nqn.2026-11.io.x:y", "-n", "4294967295",
+                  "--lba", "0", "--blocks", "1"]):
         r = nvfab(*args, check=False)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert r.stderr.strip(), args

@@ -26,7 +26,7 @@ unit: all
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 integration: all
-	NVFAB_BUILD=$(BUILD) python3 -m pytest -q tests/integration
+	NVFAB_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q tests/integration
 
 interop: all
 	./tests/interop/run.sh $(BUILD)

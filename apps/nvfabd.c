@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -71,6 +72,20 @@ static int parse_cpumask(const char *text, uint64_t *mask)
 		return -EINVAL;
 	*mask = v;
 	return 0;
+}
+
+/* Every host connection and RPC client is a descriptor; the soft limit's usual 1024 is far
+ * below what a target shared by many hosts needs, and the hard limit is what the operator
+ * (or systemd's LimitNOFILE) allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= r.rlim_max)
+		return;
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+		log_info("descriptor limit raised to %llu", (unsigned long long)r.rlim_cur);
 }
 
 struct daemon_state {
@@ -144,6 +159,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	/* SIGINT/SIGTERM stay blocked in every thread; the control loop reads them from here. */
 	d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

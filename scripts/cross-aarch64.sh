@@ -81,6 +81,10 @@ amd64_guard() {   # the failure mode seen once: amd64 -dev packages replaced by 
 setup_toolchain() {
     local need=()
     command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+    # The C library and its start files (Scrt1.o, crti.o) are only a Recommends of the cross
+    # gcc, which --no-install-recommends leaves out: name them.
+    [[ -f /usr/aarch64-linux-gnu/lib/crti.o && -f /usr/aarch64-linux-gnu/lib/Scrt1.o ]] ||
+        need+=(libc6-dev-arm64-cross)
     command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
     command -v pkg-config >/dev/null || need+=(pkg-config)
     ((${#need[@]} == 0)) && return 0

@@ -258,7 +258,9 @@ static int cmd_io(int argc, char **argv, enum io_kind kind)
 		json_object_object_add(r, "status", json_object_new_string("Success"));
 		json_object_object_add(r, "elapsed_us", json_object_new_double(elapsed));
 		cli_print_json(r);
-	} else {
+	} else if (!(kind == IO_READ && strcmp(data, "-") == 0)) {
+		/* nvme-cli's confirmation; a read whose data goes down a pipe stays quiet, so that
+		 * `nvfab read ... | cmd` shows nothing but the data and errors. */
 		fprintf(stderr, "%s: Success\n", cmd);
 	}
 out:

@@ -49,7 +49,7 @@ int host_ctrlr_admin_exec(struct nvfab_ctrlr *ctrlr, const struct nvme_sqe *sqe,
 	if (ctrlr->admin.state != HOST_QP_LIVE && ctrlr->admin.state != HOST_QP_CONNECTING)
 		return -ENOTCONN;
 	if (ctrlr->admin.state == HOST_QP_CONNECTING)
-		tmo = ctrlr->opts.connect_timeout_ms;
+		tmo = host_ms_until(ctrlr->setup_deadline_ns);
 	return host_qpair_exec(&ctrlr->admin, sqe, xfer, buf, len, cpl, tmo);
 }
 
@@ -123,6 +123,9 @@ static int wait_csts(struct nvfab_ctrlr *ctrlr, uint32_t mask, uint32_t want, ui
 	uint64_t deadline = host_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	unsigned nap = 1;
 
+	if (ctrlr->admin.state == HOST_QP_CONNECTING && ctrlr->setup_deadline_ns < deadline)
+		deadline = ctrlr->setup_deadline_ns;
+
 	for (;;) {
 		uint64_t csts;
 		int rc = prop_get(ctrlr, NVMF_PROP_CSTS, false, &csts, err);
@@ -137,7 +140,7 @@ static int wait_csts(struct nvfab_ctrlr *ctrlr, uint32_t mask, uint32_t want, ui
 		if ((csts & mask) == want)
 			return 0;
 		if (host_now_ns() >= deadline) {
-			host_error_set(err, -ETIMEDOUT, 0, "controller not %s within %u ms (CSTS 0x%llx)",
+			host_error_set(err, -ETIMEDOUT, 0, "controller not %s in time (CAP.TO %u ms, CSTS 0x%llx)",
 				       what, timeout_ms, (unsigned long long)csts);
 			return -ETIMEDOUT;
 		}
@@ -391,13 +394,15 @@ static int identify_namespaces(struct nvfab_ctrlr *ctrlr, struct nvfab_error *er
 }
 
 /* Admin queue up and controller enabled; identify and queue count refreshed. */
-static int ctrlr_bring_up(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
+/* limit_ns: the ctrl_loss_tmo deadline when reconnecting, UINT64_MAX otherwise. */
+static int ctrlr_bring_up(struct nvfab_ctrlr *ctrlr, uint64_t limit_ns, struct nvfab_error *err)
 {
 	struct host_qpair *aq = &ctrlr->admin;
 	int rc;
 
 	aq->state = HOST_QP_CONNECTING;
-	rc = host_qpair_connect(aq, 0xffff, err);
+	ctrlr->setup_deadline_ns = host_setup_deadline(ctrlr, limit_ns);
+	rc = host_qpair_connect(aq, 0xffff, ctrlr->setup_deadline_ns, err);
 	if (rc)
 		return rc;
 	aq->state = HOST_QP_CONNECTING; /* enable and identify still count as set-up */
@@ -502,7 +507,7 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 	ctrlr->admin.icd_max = HOST_ADMIN_ICD_SIZE;
 	ctrlr->admin.hold_on_error = false; /* the controller reconnects as a whole */
 
-	rc = ctrlr_bring_up(ctrlr, err);
+	rc = ctrlr_bring_up(ctrlr, UINT64_MAX, err);
 	if (rc == 0 && !ctrlr->discovery)
 		rc = identify_namespaces(ctrlr, err);
 	if (rc == 0) {
@@ -604,7 +609,7 @@ static void ctrlr_lost(struct nvfab_ctrlr *ctrlr, int err, uint64_t now)
 int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
 {
 	struct nvfab_error err = {0};
-	int rc = ctrlr_bring_up(ctrlr, &err);
+	int rc = ctrlr_bring_up(ctrlr, ctrlr->loss_deadline_ns, &err);
 
 	if (rc) {
 		host_ctrlr_set_error(ctrlr, "reconnect to %s:%s failed: %s", ctrlr->trid.traddr,

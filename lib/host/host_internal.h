@@ -136,6 +136,10 @@ struct nvfab_ctrlr {
 	uint64_t ka_sent_ns;
 	uint64_t reconnect_at_ns;
 	uint64_t loss_deadline_ns;
+	/* While the admin queue is being set up: every step (TCP connect, ICReq, Connect,
+	 * properties, Identify) ends by then, so that one attempt cannot outlast connect_timeout
+	 * nor ctrl_loss_tmo, whatever a slow or half-dead target does. */
+	uint64_t setup_deadline_ns;
 	uint32_t max_xfer;
 	uint32_t icd_size;
 	uint32_t max_queue_size;
@@ -159,11 +163,17 @@ int host_qpair_init(struct host_qpair *qp, struct nvfab_ctrlr *ctrlr, uint16_t q
 		    uint32_t size);
 void host_qpair_fini(struct host_qpair *qp);
 /*
- * TCP connect, ICReq/ICResp, Fabrics Connect: blocking, each step bounded by the connect
- * timeout. cntlid is 0xffff for the admin queue. On failure fills err and leaves the qpair
+ * TCP connect, ICReq/ICResp, Fabrics Connect: blocking, all of it done by deadline_ns
+ * (see host_setup_deadline). cntlid is 0xffff for the admin queue. On failure fills err and leaves the qpair
  * disconnected.
  */
-int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, struct nvfab_error *err);
+int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, uint64_t deadline_ns,
+		       struct nvfab_error *err);
+/* The end of a connection attempt started now: connect_timeout_ms later, but never after
+ * limit_ns (a ctrl_loss_tmo deadline; UINT64_MAX for none). */
+uint64_t host_setup_deadline(const struct nvfab_ctrlr *ctrlr, uint64_t limit_ns);
+/* Milliseconds left until deadline_ns, at least 1. */
+int host_ms_until(uint64_t deadline_ns);
 /* Closes the socket. Requests on the wire are held for a resend (hold) or failed with err;
  * held requests stay held either way. */
 void host_qpair_close(struct host_qpair *qp, int err, bool hold);

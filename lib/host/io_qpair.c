@@ -81,7 +81,8 @@ struct nvfab_qpair *nvfab_qpair_create(struct nvfab_ctrlr *ctrlr,
 	qp->icd_max = ctrlr->icd_size;
 	qp->hold_on_error = ctrlr->opts.ctrl_loss_tmo_s != 0;
 	qp->ctrlr_gen = atomic_load(&ctrlr->generation);
-	rc = host_qpair_connect(qp, atomic_load(&ctrlr->cntlid), err);
+	rc = host_qpair_connect(qp, atomic_load(&ctrlr->cntlid), host_setup_deadline(ctrlr, UINT64_MAX),
+				err);
 	if (rc) {
 		host_qpair_fini(qp);
 		free(qpair);
@@ -137,7 +138,8 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 	if (atomic_load(&ctrlr->state) != HOST_CTRLR_LIVE)
 		return;
 	qp->state = HOST_QP_CONNECTING;
-	rc = host_qpair_connect(qp, atomic_load(&ctrlr->cntlid), &err);
+	rc = host_qpair_connect(qp, atomic_load(&ctrlr->cntlid),
+				host_setup_deadline(ctrlr, qp->loss_deadline_ns), &err);
 	if (rc) {
 		qp->state = HOST_QP_RECONNECTING;
 		qp->last_err = rc;

@@ -731,18 +731,34 @@ static int qp_send_icreq(struct host_qpair *qp)
 	return 0;
 }
 
-int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, struct nvfab_error *err)
+uint64_t host_setup_deadline(const struct nvfab_ctrlr *ctrlr, uint64_t limit_ns)
+{
+	uint64_t d = host_now_ns() + (uint64_t)ctrlr->opts.connect_timeout_ms * 1000000ull;
+
+	return d < limit_ns ? d : limit_ns;
+}
+
+int host_ms_until(uint64_t deadline_ns)
+{
+	uint64_t now = host_now_ns();
+	uint64_t ms = deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 1;
+
+	return ms > INT32_MAX ? INT32_MAX : ms ? (int)ms : 1;
+}
+
+int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, uint64_t deadline_ns,
+		       struct nvfab_error *err)
 {
 	struct nvfab_ctrlr *ctrlr = qp->ctrlr;
 	const struct nvfab_trid *t = &ctrlr->trid;
-	int tmo = ctrlr->opts.connect_timeout_ms;
 	struct nvmf_connect_data data;
 	struct nvfab_cpl cpl;
 	struct nvme_sqe sqe;
 	int fd, rc;
 
 	fd = tcp_sock_connect(t->traddr, t->trsvcid,
-			      t->adrfam == NVFAB_ADRFAM_IPV6 ? AF_INET6 : AF_INET, tmo);
+			      t->adrfam == NVFAB_ADRFAM_IPV6 ? AF_INET6 : AF_INET,
+			      host_ms_until(deadline_ns));
 	if (fd < 0) {
 		host_error_set(err, fd, 0, "cannot connect to %s port %s: %s", t->traddr, t->trsvcid,
 			       strerror(-fd));
@@ -754,7 +770,7 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, struct nvfab_erro
 	qp_rx_reset(qp);
 
 	qp_send_icreq(qp);
-	rc = host_qpair_wait(qp, &qp->ic_done, host_now_ns() + (uint64_t)tmo * 1000000ull);
+	rc = host_qpair_wait(qp, &qp->ic_done, deadline_ns);
 	if (rc) {
 		if (rc == -EPROTO)
 			host_error_set(err, rc, 0, "%s:%s qid %u: bad ICResp: %s", t->traddr,
@@ -770,7 +786,8 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, struct nvfab_erro
 	host_sqe_connect(&sqe, qp->qid, (uint16_t)(qp->size - 1), ctrlr->kato_ms,
 			 !ctrlr->opts.sq_flow_control);
 	host_connect_data(&data, ctrlr->opts.hostid, cntlid, t->subnqn, ctrlr->hostnqn);
-	rc = host_qpair_exec(qp, &sqe, HOST_XFER_H2C, &data, sizeof(data), &cpl, tmo);
+	rc = host_qpair_exec(qp, &sqe, HOST_XFER_H2C, &data, sizeof(data), &cpl,
+			     host_ms_until(deadline_ns));
 	if (rc) {
 		host_error_set(err, rc, 0, "%s:%s qid %u: Connect failed: %s", t->traddr,
 			       t->trsvcid, qp->qid, strerror(-rc));

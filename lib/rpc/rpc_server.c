@@ -13,6 +13,14 @@
  * SPDK, we half-close and discard what the client is still sending before closing: closing a
  * UNIX socket with unread input resets it, and the client would lose the error reply.
  *
+ * Idle clients cannot lock the operator out. SPDK serves 64 clients and leaves the rest in
+ * the listen backlog, so 64 clients that connect and say nothing block every later rpc.py
+ * call. Here an idle client costs a few hundred bytes (the read buffer exists only while a
+ * request is being read), up to RPC_MAX_CLIENTS are served, and when the table is full a new
+ * client takes the place of the one that has been quiet longest (nothing queued for it to
+ * read, no request running), which is closed: an idle client can reconnect, a locked-out
+ * operator cannot do anything.
+ *
  * The socket file gets the process umask's permissions, as in SPDK; whoever can connect can
  * reconfigure the target, so nvfabd should run with a restrictive umask or put the socket in
  * a directory only its operators can enter.
@@ -31,7 +39,7 @@
 #include "util/list.h"
 #include "util/log.h"
 
-#define RPC_MAX_CLIENTS 64          /* SPDK_JSONRPC_MAX_CONNS */
+#define RPC_MAX_CLIENTS 256         /* SPDK has 64 (SPDK_JSONRPC_MAX_CONNS) */
 #define RPC_LISTEN_BACKLOG 512      /* SPDK's listen() backlog */
 #define RPC_READ_CHUNK (64 * 1024)
 #define RPC_OUT_HIGH_WATER (1024 * 1024)
@@ -46,7 +54,8 @@ struct rpc_conn {
 	int fd;                    /* -1 once closed, until freed */
 	uint32_t events;           /* current epoll interest */
 	struct rpc_stream stream;
-	char *in;                  /* RPC_READ_CHUNK bytes; in[in_off, in_len) not yet parsed */
+	char *in;                  /* RPC_READ_CHUNK bytes while input waits; in[in_off, in_len) not yet parsed */
+	uint64_t last_active_ns;   /* last byte received or sent: the eviction order */
 	size_t in_off, in_len;
 	char *out;                 /* out[out_off, out_len) not yet sent */
 	size_t out_off, out_len, out_cap;
@@ -99,6 +108,24 @@ static void rpc_conn_close(struct rpc_conn *c)
 static size_t rpc_conn_pending(const struct rpc_conn *c)
 {
 	return c->out_len - c->out_off;
+}
+
+/* The client that has been quiet longest and is owed nothing: no reply queued for it, no
+ * input waiting to be run. NULL if every client is busy. */
+static struct rpc_conn *rpc_conn_most_idle(void)
+{
+	struct rpc_conn *best = NULL;
+	const struct list_node *pos;
+
+	for (pos = g_srv.conns.next; pos != &g_srv.conns; pos = pos->next) {
+		struct rpc_conn *c = list_entry(pos, struct rpc_conn, link);
+
+		if (c->closing || rpc_conn_pending(c) || c->in_off != c->in_len)
+			continue;
+		if (!best || c->last_active_ns < best->last_active_ns)
+			best = c;
+	}
+	return best;
 }
 
 /* Queues a response's text and its '\n'; a failure drops the client, it would miss a reply. */
@@ -188,6 +215,7 @@ static int rpc_conn_flush(struct rpc_conn *c)
 			return -errno;
 		}
 		c->out_off += (size_t)n;
+		c->last_active_ns = evloop_now_ns();
 	}
 	c->out_off = c->out_len = 0;
 	/* One big reply (save_config) must not pin its buffer for the connection's life. */
@@ -203,6 +231,10 @@ static int rpc_conn_read(struct rpc_conn *c)
 {
 	ssize_t n;
 
+	if (!c->in && !(c->in = malloc(RPC_READ_CHUNK))) {
+		log_error("rpc: client %d: no memory for its input", c->fd);
+		return -ENOMEM;
+	}
 	do
 		n = recv(c->fd, c->in, RPC_READ_CHUNK, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -222,12 +254,25 @@ static int rpc_conn_read(struct rpc_conn *c)
 	}
 	c->in_off = 0;
 	c->in_len = (size_t)n;
+	c->last_active_ns = evloop_now_ns();
 	return 0;
+}
+
+/* An idle client keeps no read buffer. */
+static void rpc_conn_trim(struct rpc_conn *c)
+{
+	if (c->in && c->in_off == c->in_len && !c->draining) {
+		free(c->in);
+		c->in = NULL;
+		c->in_off = c->in_len = 0;
+	}
 }
 
 /* Returns false once the client has closed or sent too much garbage. */
 static bool rpc_conn_discard(struct rpc_conn *c)
 {
+	if (!c->in && !(c->in = malloc(RPC_READ_CHUNK)))
+		return false;
 	for (;;) {
 		ssize_t n = recv(c->fd, c->in, RPC_READ_CHUNK, MSG_DONTWAIT);
 
@@ -307,8 +352,11 @@ static void rpc_conn_event(void *arg, uint32_t events)
 		    rpc_conn_pending(c) >= RPC_OUT_HIGH_WATER)
 			break;
 	}
-	if (!rpc_conn_update(c))
+	if (!rpc_conn_update(c)) {
 		rpc_conn_close(c);
+		return;
+	}
+	rpc_conn_trim(c);
 }
 
 static void rpc_server_add_conn(int fd)
@@ -316,13 +364,13 @@ static void rpc_server_add_conn(int fd)
 	struct rpc_conn *c = calloc(1, sizeof(*c));
 	int rc;
 
-	if (!c || !(c->in = malloc(RPC_READ_CHUNK)) ||
-	    rpc_stream_init(&c->stream, RPC_MAX_REQUEST_BYTES, RPC_MAX_REQUEST_VALUES)) {
+	if (!c || rpc_stream_init(&c->stream, RPC_MAX_REQUEST_BYTES, RPC_MAX_REQUEST_VALUES)) {
 		log_error("rpc: no memory for a new client; refusing it");
 		goto fail;
 	}
 	c->fd = fd;
 	c->events = EPOLLIN;
+	c->last_active_ns = evloop_now_ns();
 	rc = evloop_add_fd(g_srv.loop, &c->h, fd, EPOLLIN, rpc_conn_event, c);
 	if (rc) {
 		log_error("rpc: cannot watch a new client: %s", strerror(-rc));
@@ -354,10 +402,25 @@ static void rpc_server_accept(void *arg, uint32_t events)
 	(void)events;
 	if (g_srv.fd < 0)
 		return;
-	for (int i = 0; i < RPC_ACCEPT_BATCH && g_srv.nconns < RPC_MAX_CLIENTS; i++) {
+	for (int i = 0; i < RPC_ACCEPT_BATCH; i++) {
 		int fd = accept4(g_srv.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
+			if (g_srv.nconns >= RPC_MAX_CLIENTS) {
+				struct rpc_conn *idle = rpc_conn_most_idle();
+
+				if (!idle) {
+					/* Every client is being served: this one cannot be. */
+					log_warn("rpc: %d clients, all busy; refusing a new one",
+						 RPC_MAX_CLIENTS);
+					close(fd);
+					continue;
+				}
+				log_notice("rpc: %d clients: closing client %d, quiet for %llu ms, to serve a new one",
+					   RPC_MAX_CLIENTS, idle->fd,
+					   (unsigned long long)((evloop_now_ns() - idle->last_active_ns) / 1000000));
+				rpc_conn_close(idle);
+			}
 			rpc_server_add_conn(fd);
 			continue;
 		}
@@ -376,10 +439,10 @@ static void rpc_server_accept(void *arg, uint32_t events)
 	rpc_server_update_accept();
 }
 
-/* Past RPC_MAX_CLIENTS, further clients wait in the listen backlog, as in SPDK. */
+/* Accepting stops only while out of descriptors; a full table evicts (see above). */
 static void rpc_server_update_accept(void)
 {
-	bool want = !g_srv.accept_paused && g_srv.nconns < RPC_MAX_CLIENTS;
+	bool want = !g_srv.accept_paused;
 
 	if (g_srv.fd < 0 || want == g_srv.accepting)
 		return;

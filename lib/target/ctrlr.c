@@ -1,5 +1,11 @@
 /* Controllers: creation on Connect, keep-alive, asynchronous events, error log, teardown.
- * Control thread only. */
+ * Control thread only.
+ *
+ * Lifetime: a controller is reference counted (plain int: one thread). The subsystem's list
+ * holds the first reference, dropped when the teardown is complete (destroying, and no queue
+ * pair left). Closing a queue pair may run tgt_ctrlr_qpair_gone() synchronously, deep inside
+ * tgt_ctrlr_destroy(); so every function that starts or continues a teardown holds its own
+ * reference from its first to its last statement, and the memory goes with the last put. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +46,23 @@ static int ctrlr_alloc_cntlid(struct tgt_subsystem *s, uint16_t *out)
 		}
 	}
 	return -ENOSPC;
+}
+
+void tgt_ctrlr_get(struct tgt_ctrlr *c)
+{
+	c->refs++;
+}
+
+void tgt_ctrlr_put(struct tgt_ctrlr *c)
+{
+	struct tgt_subsystem *s = c->subsys;
+
+	if (--c->refs > 0)
+		return;
+	log_info("ctrlr %u freed", c->cntlid);
+	free(c->io);
+	free(c);
+	tgt_subsystem_put(s);
 }
 
 static void ctrlr_keep_alive_check(void *arg)
@@ -99,6 +122,8 @@ struct tgt_ctrlr *tgt_ctrlr_create(struct tgt_subsystem *s, const char *hostnqn,
 		return NULL;
 	}
 	c->subsys = s;
+	tgt_subsystem_get(s);
+	c->refs = 1; /* the subsystem's list */
 	snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", hostnqn);
 	memcpy(c->hostid, hostid, 16);
 	c->nr_io_queues_granted = (uint16_t)(c->max_qid - 1);
@@ -111,21 +136,14 @@ struct tgt_ctrlr *tgt_ctrlr_create(struct tgt_subsystem *s, const char *hostnqn,
 	return c;
 }
 
-static void ctrlr_free_if_done(struct tgt_ctrlr *c)
+/* The teardown is complete when no queue pair is left: the list's reference goes (once). */
+static void ctrlr_unlink_if_done(struct tgt_ctrlr *c)
 {
-	struct tgt_subsystem *s = c->subsys;
-
-	if (!c->destroying || c->admin || c->num_io_qpairs)
+	if (!c->destroying || c->admin || c->num_io_qpairs || c->unlinked)
 		return;
+	c->unlinked = true;
 	list_del(&c->link);
-	log_info("ctrlr %u freed", c->cntlid);
-	free(c->io);
-	free(c);
-	/* A deleted subsystem waits for its last controller. */
-	if (s->deleting && list_empty(&s->ctrlrs)) {
-		free(s->ns);
-		free(s);
-	}
+	tgt_ctrlr_put(c);
 }
 
 static void ctrlr_abort_aers(struct tgt_ctrlr *c)
@@ -147,6 +165,7 @@ void tgt_ctrlr_destroy(struct tgt_ctrlr *c, const char *why)
 {
 	if (c->destroying)
 		return;
+	tgt_ctrlr_get(c); /* closing a queue pair below may complete the teardown */
 	c->destroying = true;
 	evloop_timer_stop(g_tgt.control, &c->keep_alive_timer);
 	log_notice("ctrlr %u on %s: destroying: %s", c->cntlid, c->subsys->nqn, why);
@@ -156,7 +175,8 @@ void tgt_ctrlr_destroy(struct tgt_ctrlr *c, const char *why)
 			c->io[qid]->ops->qpair_disconnect(c->io[qid], why);
 	if (c->admin)
 		c->admin->ops->qpair_disconnect(c->admin, why);
-	ctrlr_free_if_done(c);
+	ctrlr_unlink_if_done(c);
+	tgt_ctrlr_put(c);
 }
 
 /* A queue pair of this controller has closed and released its requests. */
@@ -166,6 +186,7 @@ void tgt_ctrlr_qpair_gone(struct tgt_qpair *qp)
 
 	if (!c)
 		return;
+	tgt_ctrlr_get(c);
 	qp->ctrlr = NULL;
 	if (qp->qid == 0) {
 		if (c->admin == qp) {
@@ -173,16 +194,14 @@ void tgt_ctrlr_qpair_gone(struct tgt_qpair *qp)
 			qp->ops->qpair_put(qp);
 		}
 		/* Without its admin queue a controller cannot be managed: it goes. */
-		if (!c->destroying) {
-			tgt_ctrlr_destroy(c, "admin queue closed"); /* may free c */
-			return;
-		}
+		tgt_ctrlr_destroy(c, "admin queue closed");
 	} else if (qp->qid <= c->max_qid && c->io[qp->qid] == qp) {
 		c->io[qp->qid] = NULL;
 		c->num_io_qpairs--;
 		qp->ops->qpair_put(qp);
 	}
-	ctrlr_free_if_done(c);
+	ctrlr_unlink_if_done(c);
+	tgt_ctrlr_put(c);
 }
 
 /* ---- asynchronous events ---- */

@@ -78,6 +78,8 @@ static void listener_accept(void *arg, uint32_t events)
 	struct tgt_listener *l = arg;
 
 	(void)events;
+	if (l->fd < 0)
+		return; /* closed earlier in this batch; freed at its end */
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int rc;
@@ -150,7 +152,13 @@ void tgt_listener_put(struct tgt_listener *l)
 	evloop_timer_stop(g_tgt.control, &l->retry);
 	evloop_del_fd(g_tgt.control, &l->handler);
 	close(l->fd);
+	l->fd = -1;
 	list_del(&l->link);
-	/* Queue pairs accepted here keep a pointer for logs and checks: they only compare it. */
-	free(l);
+	/* An accept event for it may still be pending in this batch of the control loop (an RPC
+	 * earlier in the batch removed the last subsystem listening here). Outside a running loop
+	 * (shutdown, the fuzzers) nothing is pending. */
+	if (evloop_is_current(g_tgt.control))
+		evloop_defer(g_tgt.control, &l->free_work, free, l);
+	else
+		free(l);
 }

@@ -48,6 +48,27 @@ struct tgt_subsystem *tgt_subsystem_find(const char *nqn)
 	return NULL;
 }
 
+/* Destroys the subsystem's controllers (of one host, or all). A destroy may unlink and free
+ * the controller at once, or (in principle) others, so no list position is kept across it:
+ * each round starts again from the head and takes the first live match. */
+static void ctrlrs_destroy_matching(struct tgt_subsystem *s, const char *hostnqn, const char *why)
+{
+	for (;;) {
+		struct tgt_ctrlr *victim = NULL;
+		const struct list_node *pos;
+
+		for (pos = s->ctrlrs.next; pos != &s->ctrlrs && !victim; pos = pos->next) {
+			struct tgt_ctrlr *c = list_entry(pos, struct tgt_ctrlr, link);
+
+			if (!c->destroying && (!hostnqn || strcmp(c->hostnqn, hostnqn) == 0))
+				victim = c;
+		}
+		if (!victim)
+			return;
+		tgt_ctrlr_destroy(victim, why);
+	}
+}
+
 struct tgt_subsystem *tgt_subsystem_create(const char *nqn, enum tgt_subsys_type type,
 					   uint32_t max_namespaces)
 {
@@ -75,6 +96,7 @@ struct tgt_subsystem *tgt_subsystem_create(const char *nqn, enum tgt_subsys_type
 	list_init(&s->listeners);
 	list_init(&s->ctrlrs);
 	list_init(&s->link);
+	s->refs = 1; /* the registry's, dropped by tgt_subsystem_delete() */
 	if (type == TGT_SUBSYS_NVME) {
 		list_add_tail(&g_tgt.subsystems, &s->link);
 		tgt_discovery_changed();
@@ -82,15 +104,29 @@ struct tgt_subsystem *tgt_subsystem_create(const char *nqn, enum tgt_subsys_type
 	return s;
 }
 
+void tgt_subsystem_get(struct tgt_subsystem *s)
+{
+	s->refs++;
+}
+
+/* The last reference: the registry's, or that of the last controller of a deleted subsystem
+ * (controllers still draining I/O queue pairs point at it). */
+void tgt_subsystem_put(struct tgt_subsystem *s)
+{
+	if (--s->refs > 0)
+		return;
+	free(s->ns);
+	free(s);
+}
+
 int tgt_subsystem_delete(struct tgt_subsystem *s)
 {
 	struct list_node *pos, *tmp;
 
-	if (s == g_tgt.discovery)
+	if (s == g_tgt.discovery || s->deleting)
 		return -EPERM;
 	s->deleting = true;
-	list_for_each_safe(pos, tmp, &s->ctrlrs)
-		tgt_ctrlr_destroy(list_entry(pos, struct tgt_ctrlr, link), "subsystem deleted");
+	ctrlrs_destroy_matching(s, NULL, "subsystem deleted");
 	for (uint32_t i = 0; i < s->max_namespaces; i++)
 		if (tgt_ns_get(s, i + 1))
 			tgt_ns_remove(s, i + 1);
@@ -107,11 +143,7 @@ int tgt_subsystem_delete(struct tgt_subsystem *s)
 	}
 	list_del(&s->link);
 	tgt_discovery_changed();
-	/* Controllers still draining I/O queue pairs keep a pointer: free when they are gone. */
-	if (list_empty(&s->ctrlrs)) {
-		free(s->ns);
-		free(s);
-	}
+	tgt_subsystem_put(s); /* the registry's: may free s */
 	return 0;
 }
 
@@ -158,12 +190,8 @@ int tgt_subsystem_remove_host(struct tgt_subsystem *s, const char *hostnqn)
 			free(h);
 			tgt_discovery_changed();
 			/* A removed host loses its controllers, as with SPDK and the kernel. */
-			list_for_each_safe(pos, tmp, &s->ctrlrs) {
-				struct tgt_ctrlr *c = list_entry(pos, struct tgt_ctrlr, link);
-
-				if (!s->allow_any_host && strcmp(c->hostnqn, hostnqn) == 0)
-					tgt_ctrlr_destroy(c, "host removed from subsystem");
-			}
+			if (!s->allow_any_host)
+				ctrlrs_destroy_matching(s, hostnqn, "host removed from subsystem");
 			return 0;
 		}
 	}

@@ -120,6 +120,9 @@ struct tgt_subsystem {
 	struct list_node ctrlrs;        /* struct tgt_ctrlr */
 	struct list_node link;
 	bool deleting;
+	/* Control thread only. The registry (g_tgt.subsystems) holds one reference until
+	 * nvmf_delete_subsystem; every controller holds one until it is freed. */
+	int refs;
 };
 
 /* A listening socket, shared by the subsystems that listen on it. */
@@ -130,6 +133,7 @@ struct tgt_listener {
 	uint16_t portid;
 	struct evloop_handler handler;
 	struct evloop_timer retry;      /* re-arms accepting after running out of descriptors */
+	struct evloop_deferred free_work;
 	struct list_node link;
 };
 
@@ -163,6 +167,10 @@ struct tgt_ctrlr {
 	uint64_t error_count;
 	uint64_t start_ns;
 	bool destroying;
+	bool unlinked;                  /* off the subsystem's list: its last queue is gone */
+	/* Control thread only. The subsystem's list holds one reference until the controller's
+	 * last queue pair is gone; teardown functions hold one while they run (see ctrlr.c). */
+	int refs;
 	struct list_node link;          /* subsystem's ctrlrs */
 };
 
@@ -177,7 +185,6 @@ struct tgt_qpair {
 	struct tgt_subsystem *subsys;
 	struct evloop *loop;            /* the thread that owns it */
 	struct tgt_reactor *reactor;    /* NULL on the control thread */
-	struct tgt_listener *listener; /* only while accepting; listeners may go first */
 	uint16_t portid;                /* the listener it came in through */
 	uint16_t qid;
 	uint16_t sqsize;                /* 0's based */
@@ -268,6 +275,8 @@ struct tgt_reactor_chan *tgt_reactor_get_channel(struct tgt_reactor *r, struct b
 struct tgt_subsystem *tgt_subsystem_create(const char *nqn, enum tgt_subsys_type type,
 					   uint32_t max_namespaces);
 int tgt_subsystem_delete(struct tgt_subsystem *s);
+void tgt_subsystem_get(struct tgt_subsystem *s);
+void tgt_subsystem_put(struct tgt_subsystem *s);
 struct tgt_subsystem *tgt_subsystem_find(const char *nqn);
 bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn);
 int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn);
@@ -299,7 +308,11 @@ int tgt_listen_addr_parse(const char *trtype, const char *adrfam, const char *tr
 /* ctrlr.c */
 struct tgt_ctrlr *tgt_ctrlr_create(struct tgt_subsystem *s, const char *hostnqn,
 				   const uint8_t hostid[16], uint32_t kato_ms);
+/* Starts the teardown: closes every queue pair. c stays valid while the caller holds a
+ * reference; without one, c may be freed before this returns. */
 void tgt_ctrlr_destroy(struct tgt_ctrlr *c, const char *why);
+void tgt_ctrlr_get(struct tgt_ctrlr *c);
+void tgt_ctrlr_put(struct tgt_ctrlr *c);
 struct tgt_ctrlr *tgt_ctrlr_find(struct tgt_subsystem *s, uint16_t cntlid);
 void tgt_ctrlr_qpair_gone(struct tgt_qpair *qp);
 /* The transport is closing qp (on its own thread): requests parked in the controller (AERs)

@@ -810,7 +810,6 @@ int tcp_qpair_accept_on(int fd, struct tgt_listener *listener, struct evloop *lo
 	atomic_init(&tq->refs, 1);
 	tq->qp.ops = &tcp_transport_ops;
 	tq->qp.loop = loop;
-	tq->qp.listener = listener;
 	tq->qp.portid = listener ? listener->portid : 0;
 	tcp_sock_name(fd, true, addr, sizeof(addr), port, sizeof(port));
 	snprintf(tq->qp.peer, sizeof(tq->qp.peer), "%s:%s", addr, port);

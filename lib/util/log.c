@@ -33,13 +33,17 @@ int log_level_parse(const char *name, enum log_level *out)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	struct timespec ts;
+	struct tm tm;
 	char line[1024];
 	va_list ap;
 	int n;
 
+	/* UTC with microseconds, like SPDK's and the kernel's logs read: a raw epoch is not. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(line, sizeof(line), "[%lld.%06ld] %-6s ", (long long)ts.tv_sec,
-		     ts.tv_nsec / 1000, level_names[level]);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(line, sizeof(line), "[%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%06ldZ] %-6s ", ts.tv_nsec / 1000,
+		      level_names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -1,7 +1,9 @@
 """Starts and stops nvfabd for integration tests: a fresh daemon per test on a free loopback
 port, its own RPC socket and log, and a kill by PID however the test ends."""
+import datetime
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +16,23 @@ NVFAB = os.path.join(BUILD, "apps", "nvfab", "nvfab")
 # Runs the binaries under an emulator when they were cross-built (aarch64 under qemu-aarch64).
 WRAPPER = os.environ.get("NVFAB_EXEC_WRAPPER", "").split()
 SUBNQN = "nqn.2026-11.io.nvfab:test"
+# Under valgrind everything is tens of times slower, and timers fire late on a busy machine:
+# timing bounds are strict in the sanitizer run and loose there.
+UNDER_VALGRIND = any("valgrind" in w for w in WRAPPER)
+TIME_SLACK = 5.0 if UNDER_VALGRIND else 1.0
+LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\] (\S+) +(.*)$")
+
+
+def log_times(text, needle):
+    """Timestamps (seconds since the epoch) of nvfabd's or nvfab's log lines containing needle.
+    Durations taken from them are the daemon's own, whatever the load on the test side."""
+    out = []
+    for line in text.splitlines():
+        m = LOG_LINE.match(line)
+        if m and needle in m.group(3):
+            out.append(datetime.datetime.fromisoformat(m.group(1)).replace(
+                tzinfo=datetime.timezone.utc).timestamp())
+    return out
 
 
 def free_port():

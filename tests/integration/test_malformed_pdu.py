@@ -230,8 +230,14 @@ def test_garbage_storm_keeps_daemon_alive(target, good_host):
 def test_silent_connection_closed_without_icreq(target, good_host):
     """A connection that never sends ICReq is closed after 10 s and costs nothing after."""
     c = raw(target)
-    c.s.settimeout(15)
-    start = time.time()
+    peer = "127.0.0.1:%d" % c.s.getsockname()[1]
+    c.s.settimeout(10 + 10 * harness.TIME_SLACK)
     assert c.s.recv(1) == b""
-    assert 9 <= time.time() - start <= 14
+    # nvfabd's own clock: from the accept to the close, 10 s and a little (strict under ASan,
+    # loose under valgrind, where timers run late on a busy machine).
+    log = target.read_log()
+    accepted = harness.log_times(log, f"tcp {peer}: connection accepted")
+    closed = harness.log_times(log, f"tcp {peer} qid 0 cntlid 0: closing: no ICReq")
+    assert accepted and closed, log[-3000:]
+    assert 10.0 <= closed[0] - accepted[0] <= 10.0 + 0.5 * harness.TIME_SLACK, closed[0] - accepted[0]
     healthy(target)

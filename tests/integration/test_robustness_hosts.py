@@ -7,6 +7,7 @@ Loopback only; every test is bounded in time. NVFAB_LONG=1 runs the long variant
 killed hosts, more storm rounds). Figures (memory per connection, reclaim, latency) are printed:
 run pytest with -s to see them. docs/robustness.md describes the expected reactions."""
 import os
+import re
 import resource
 import socket
 import struct
@@ -184,12 +185,19 @@ def test_silent_host_reaped_after_kato(tmp_path):
         ctrl = [c for c in controllers(t) if c["cntlid"] == cntlid]
         assert ctrl and ctrl[0]["kato_ms"] == 1000 and ctrl[0]["num_io_qpairs"] == 1, ctrl
         # From now on the host says nothing.
-        gone = wait_for(lambda: not any(c["cntlid"] == cntlid for c in controllers(t)), 6, step=0.02)
+        gone = wait_for(lambda: not any(c["cntlid"] == cntlid for c in controllers(t)),
+                        6 * harness.TIME_SLACK, step=0.02)
         reaped = time.monotonic() - t0
-        assert gone, "controller still listed 6 s after a 1 s KATO"
-        print(f"\nrobustness: silent host: KATO 1000 ms, controller reaped after {reaped * 1000:.0f} ms")
+        assert gone, "controller still listed long after a 1 s KATO"
+        # nvfabd's own measure of the silence (its log line), then the wall clock loosely.
+        m = re.search(rf"ctrlr {cntlid} .*no keep-alive for (\d+) ms \(KATO 1000 ms\)", t.read_log())
+        assert m, t.read_log()[-3000:]
+        silent_ms = int(m.group(1))
+        print(f"\nrobustness: silent host: KATO 1000 ms, torn down after {silent_ms} ms of silence "
+              f"(nvfabd's clock), gone from the RPC view after {reaped * 1000:.0f} ms")
         # Keep Alive timeout: not before KATO, then within the check period (KATO/4) plus slack.
-        assert 0.95 <= reaped <= 1.0 + 0.25 + 1.0, reaped
+        assert 1000 < silent_ms <= 1000 + 250 + 250 * harness.TIME_SLACK, silent_ms
+        assert 0.95 <= reaped <= 1.0 + 0.25 + 1.0 * harness.TIME_SLACK, reaped
 
         # Both connections are closed by the target (FIN or RST, no C2HTermReq needed).
         for c in (admin, io):
@@ -371,4 +379,67 @@ def test_out_of_file_descriptors(tmp_path):
     finally:
         for s in socks:
             s.close()
+        stop_clean(t)
+
+
+# ---- teardown of controllers that have no I/O queue ----
+def keep_alive(conn):
+    cid = conn.next_cid()
+    conn.send(conn.capsule(conn.sqe(0x18, cid)))
+    return conn.wait_completion(cid)
+
+
+def admin_only(port, nqn=harness.SUBNQN, kato=2000, hostnqn=n.HOSTNQN):
+    c = n.Conn(port)
+    c.icreq()
+    st, cntlid = c.connect(nqn, kato=kato, hostnqn=hostnqn)
+    assert st == 0, f"connect status {st:#x}"
+    c.enable()
+    return c, cntlid
+
+
+def test_silent_admin_only_controller_while_sibling_keeps_alive(tmp_path):
+    """Regression: the keep-alive timer tore down an admin-only controller whose admin queue
+    closed synchronously, freeing the controller inside its own destroy call (use after free,
+    then a crash that took every host's storage with it)."""
+    t = start(tmp_path)
+    try:
+        silent, c1 = admin_only(t.port)
+        talker, c2 = admin_only(t.port)
+        # The same host's second controller keeps alive every second; the first says nothing.
+        for _ in range(4):
+            assert keep_alive(talker) == (0, 0)
+            time.sleep(1.0)
+        ids = [c["cntlid"] for c in controllers(t)]
+        assert c1 not in ids and c2 in ids, ids
+        assert t.alive(), t.read_log()[-4000:]
+        assert keep_alive(talker) == (0, 0)
+        silent.close()
+        talker.close()
+        assert wait_for(lambda: controllers(t) == [], 5)
+        healthy(t)
+    finally:
+        stop_clean(t)
+
+
+def test_subsystem_and_host_removal_with_admin_only_controllers(tmp_path):
+    """Deleting a subsystem, or removing a host, destroys controllers whose only queue closes
+    at once: the subsystem must outlive the walk over its controllers."""
+    t = start(tmp_path, allow_any_host=False, hosts=(n.HOSTNQN,))
+    try:
+        conns = [admin_only(t.port, kato=0)[0] for _ in range(3)]
+        assert len(controllers(t)) == 3
+        r = t.rpc("nvmf_subsystem_remove_host", {"nqn": harness.SUBNQN, "host": n.HOSTNQN})
+        assert r.get("result") is True, r
+        assert wait_for(lambda: controllers(t) == [], 5), controllers(t)
+        r = t.rpc("nvmf_subsystem_add_host", {"nqn": harness.SUBNQN, "host": n.HOSTNQN})
+        assert r.get("result") is True, r
+        conns += [admin_only(t.port, kato=0)[0] for _ in range(3)]
+        r = t.rpc("nvmf_delete_subsystem", {"nqn": harness.SUBNQN})
+        assert r.get("result") is True, r
+        assert t.alive(), t.read_log()[-4000:]
+        assert "error" in t.rpc("nvmf_subsystem_get_controllers", {"nqn": harness.SUBNQN})
+        for c in conns:
+            c.close()
+    finally:
         stop_clean(t)

@@ -1,9 +1,11 @@
 """The control plane: SPDK-shaped JSON-RPC, config files, save_config round trips, and that bad
 input is refused with a message naming the field while nothing already configured changes."""
 import json
+import socket
 import os
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -157,3 +159,54 @@ def test_ipv6_listener(tmp_path):
         c.icreq()
         assert c.connect(harness.SUBNQN)[0] == 0
         c.close()
+
+
+def _idle_clients(sock_path, count):
+    socks = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+        socks.append(s)
+    return socks
+
+
+def _timed_rpc(t):
+    nvfab = harness.WRAPPER + [harness.NVFAB]
+    t0 = time.monotonic()
+    p = subprocess.run(nvfab + ["rpc", "-s", t.sock, "rpc_get_methods"], capture_output=True, text=True, timeout=30)
+    return time.monotonic() - t0, p
+
+
+def test_idle_rpc_clients_cannot_lock_out_the_operator(target):
+    """200 clients that connect and say nothing: an operator's call still answers at once (SPDK
+    serves 64 and queues the rest, so 64 idle clients block it)."""
+    socks = _idle_clients(target.sock, 200)
+    try:
+        time.sleep(0.2)
+        elapsed, p = _timed_rpc(target)
+        assert p.returncode == 0 and "nvmf_create_subsystem" in p.stdout, p.stderr
+        assert elapsed < 1.0 * harness.TIME_SLACK, f"rpc_get_methods took {elapsed:.2f} s behind 200 idle clients"
+        print(f"\nrpc: rpc_get_methods answered in {elapsed * 1000:.0f} ms with 200 idle clients")
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_full_rpc_table_closes_the_quietest_client(target):
+    """Past the table's size (256), a new client takes the place of the one quiet longest."""
+    socks = _idle_clients(target.sock, 300)
+    try:
+        time.sleep(0.3)
+        elapsed, p = _timed_rpc(target)
+        assert p.returncode == 0, p.stderr
+        # The first clients connected were evicted (end of file), the last ones still served.
+        socks[0].settimeout(5)
+        assert socks[0].recv(1) == b""
+        last = socks[-1]
+        last.sendall(b'{"jsonrpc":"2.0","method":"spdk_get_version","id":7}')
+        last.settimeout(5)
+        assert b'"id":7' in last.recv(65536)
+        assert "quiet for" in target.read_log()
+    finally:
+        for s in socks:
+            s.close()

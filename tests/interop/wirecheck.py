@@ -12,7 +12,8 @@ payload. Then:
 A. Dissector checks (tshark):
    * no frame is malformed (_ws.malformed: an exception while dissecting, e.g. a
      PDU whose fields run past PLEN);
-   * no expert info of severity warning or above, except the allow-list below;
+   * no expert info of severity warning or above, except those of TCP's own
+     sequence analysis (reported only; see below) and --allow-expert;
    * no header or data digest with status Bad;
    * every PDU type of a data session is present (ICReq, ICResp, CapsuleCmd,
      CapsuleResp, H2CData, C2HData, R2T) and no C2HTermReq/H2CTermReq.
@@ -48,30 +49,22 @@ import struct
 import subprocess
 import sys
 
-# Expert infos of severity warning that valid NVMe/TCP traffic through qemu
-# produces on a loaded 2-core machine. All come from the TCP dissector's
-# sequence analysis (group Sequence) and are about TCP delivering the byte
-# stream, not about what the stream carries:
-#  * "TCP window specified by the receiver is now completely full" and
-#    "TCP Zero Window segment": qemu (slirp under TCG, or a hostfwd socket)
-#    drains more slowly than the sender writes a 1-2 MiB transfer: TCP flow
-#    control at work.
-#  * "D-SACK Sequence" and "Previous segment(s) not captured ...": when qemu's
-#    main loop stalls past the retransmission timeout (TCG, other jobs on the
-#    cores), the sender retransmits; the receiver reports the duplicate with a
-#    D-SACK and the capture shows the resent range out of order.
-#    These two are only acceptable because check B below reassembles every
-#    stream from the captured payloads and fails on any byte that is missing:
-#    the NVMe/TCP stream is proven complete however TCP got it there.
-# Anything else at warning or above fails, for example "Connection reset
-# (RST)", "ACKed segment that wasn't captured", "Malformed Packet", or any
-# error.
-DEFAULT_ALLOWED = (
-    "TCP window specified by the receiver is now completely full",
-    "TCP Zero Window segment",
-    "D-SACK Sequence",
-    "Previous segment(s) not captured",
-)
+# The check judges NVMe/TCP, not TCP. Expert infos of the TCP dissector's
+# sequence analysis (group Sequence, on a frame that tcp.analysis flagged:
+# out-of-order segment, retransmission, previous segment not captured, ACKed
+# unseen segment, duplicate ACK, zero window, window full, D-SACK...) describe
+# how TCP delivered the byte stream through qemu on a loaded machine, or what
+# the capture missed of it. They are reported, and do not fail the check:
+# check B below reassembles every stream from the captured payloads by
+# sequence number and fails on any byte that is missing, so the NVMe/TCP
+# stream is proven complete however TCP got it there. A connection reset
+# (RST) is a different matter (a side gave up on the connection) and fails,
+# as does everything else at warning or above: malformed packets, any error,
+# and expert infos of any other group or protocol.
+TCP_ANALYSIS_FAILS = ("Connection reset",)
+# Messages allowed on top of that with --allow-expert.
+DEFAULT_ALLOWED = ()
+PI_SEQUENCE = 0x02000000
 PI_WARN = 0x00600000
 
 ICREQ, ICRESP, H2CTERM, C2HTERM, CMD, RSP, H2CDATA, C2HDATA, R2T = 0, 1, 2, 3, 4, 5, 6, 7, 9
@@ -105,7 +98,8 @@ def run_tshark(pcap, port):
            "-e", "tcp.len", "-e", "tcp.payload", "-e", "_ws.malformed",
            "-e", "_ws.expert.message", "-e", "_ws.expert.severity",
            "-e", "nvme-tcp.type", "-e", "nvme-tcp.hdgst.status", "-e", "nvme-tcp.ddgst.status",
-           "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"]
+           "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset",
+           "-e", "_ws.expert.group", "-e", "tcp.analysis.flags"]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         sys.stderr.write(p.stderr)
@@ -128,11 +122,15 @@ def dissector_checks(rows, allowed, rep, counts):
             malformed += 1
             if malformed <= MAX_REPORTS:
                 rep.error(f"frame {frame}: malformed packet (the dissector hit an exception)")
-        msgs, sevs = split(r[7]), split(r[8])
-        for m, s in zip(msgs, sevs):
+        msgs, sevs, groups = split(r[7]), split(r[8]), split(r[15])
+        tcp_flagged = bool(r[16])
+        for i, (m, s) in enumerate(zip(msgs, sevs)):
             s = int(s)
-            experts[(s, m)] += 1
-            if s >= PI_WARN and not any(m.startswith(x) for x in allowed):
+            group = int(groups[i], 0) if i < len(groups) else 0
+            transport = (group == PI_SEQUENCE and tcp_flagged and
+                         not any(m.startswith(x) for x in TCP_ANALYSIS_FAILS))
+            experts[(s, m, transport)] += 1
+            if s >= PI_WARN and not transport and not any(m.startswith(x) for x in allowed):
                 bad.append(f"frame {frame}: expert info ({'error' if s > PI_WARN else 'warning'}): {m}")
         for t in split(r[9]):
             counts[int(t)] += 1
@@ -143,9 +141,13 @@ def dissector_checks(rows, allowed, rep, counts):
         rep.error(b)
     if len(bad) > MAX_REPORTS:
         rep.error(f"... and {len(bad) - MAX_REPORTS} more expert infos")
-    for (s, m), n in sorted(experts.items(), reverse=True):
+    for (s, m, transport), n in sorted(experts.items(), reverse=True):
         sev = {0x00200000: "chat", 0x00400000: "note", PI_WARN: "warning", 0x00800000: "error"}.get(s, hex(s))
-        tag = " (allowed: TCP transport, see wirecheck.py)" if s >= PI_WARN and any(m.startswith(x) for x in allowed) else ""
+        tag = ""
+        if s >= PI_WARN and transport:
+            tag = " (reported only: TCP sequence analysis, see wirecheck.py)"
+        elif s >= PI_WARN and any(m.startswith(x) for x in allowed):
+            tag = " (allowed with --allow-expert)"
         rep.note(f"expert {sev:7} x{n:<5} {m}{tag}")
     for t in EXPECTED_TYPES:
         if counts[t] == 0:
@@ -514,7 +516,7 @@ def main():
     rep = Report()
     out = run_tshark(a.pcap, a.port)
     rows = [line.split("\t") for line in out.splitlines()]
-    rows = [r + [""] * (15 - len(r)) for r in rows]
+    rows = [r + [""] * (17 - len(r)) for r in rows]
     counts = collections.Counter()
     dissector_checks(rows, set(DEFAULT_ALLOWED) | set(a.allow_expert), rep, counts)
 

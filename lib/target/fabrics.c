@@ -25,6 +25,13 @@ static bool nqn_field_ok(const char *field)
 	return len > 0 && len <= NVMF_NQN_MAX;
 }
 
+static void host_id_format(const uint8_t id[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
+		 id[12], id[13], id[14], id[15]);
+}
+
 static void fabrics_connect_admin(struct tgt_req *req, struct tgt_subsystem *s,
 				  const struct nvmf_connect_cmd *cmd,
 				  const struct nvmf_connect_data *data)
@@ -110,6 +117,7 @@ static void fabrics_connect(struct tgt_req *req)
 	struct tgt_qpair *qp = req->qp;
 	struct tgt_subsystem *s;
 	char subnqn[NVMF_NQN_MAX + 1], hostnqn[NVMF_NQN_MAX + 1];
+	bool host_empty;
 
 	if (qp->ctrlr) {
 		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR));
@@ -129,7 +137,10 @@ static void fabrics_connect(struct tgt_req *req)
 				      NVMF_CONNECT_IATTR_DATA, "malformed subsystem NQN");
 		return;
 	}
-	if (!nqn_field_ok(data->hostnqn)) {
+	/* An empty Host NQN is what spdk_nvme_perf sends unless given --hostnqn; SPDK's and
+	 * Linux's targets accept it where any host is allowed, and so do we (below). */
+	host_empty = data->hostnqn[0] == '\0';
+	if (!host_empty && !nqn_field_ok(data->hostnqn)) {
 		connect_invalid_param(req, offsetof(struct nvmf_connect_data, hostnqn),
 				      NVMF_CONNECT_IATTR_DATA, "malformed host NQN");
 		return;
@@ -142,6 +153,19 @@ static void fabrics_connect(struct tgt_req *req)
 		connect_invalid_param(req, offsetof(struct nvmf_connect_data, subsysnqn),
 				      NVMF_CONNECT_IATTR_DATA, "subsystem not found on this port");
 		return;
+	}
+	if (host_empty && !s->allow_any_host) {
+		log_warn("%s: Connect to %s with an empty Host NQN refused: the subsystem has an allow-list",
+			 qp->peer, subnqn);
+		tgt_req_complete_status(req, CONNECT_STATUS(NVME_SC_CONNECT_INVALID_HOST) | NVME_STATUS_DNR);
+		return;
+	}
+	if (host_empty && cmd->qid == 0) {
+		char id[37];
+
+		host_id_format(data->hostid, id);
+		log_notice("%s: Connect to %s with an empty Host NQN (host ID %s): allowed, any host may connect",
+			   qp->peer, subnqn, id);
 	}
 	if (!tgt_subsystem_host_allowed(s, hostnqn)) {
 		log_warn("%s: host %s is not allowed on %s", qp->peer, hostnqn, subnqn);

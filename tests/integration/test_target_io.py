@@ -156,3 +156,39 @@ def test_connect_refusals(target):
     assert c.wait_completion(cid)[0] == 0x0C
     c.close()
     assert target.alive()
+
+
+def test_empty_host_nqn(tmp_path):
+    """spdk_nvme_perf sends Connect with an empty Host NQN unless --hostnqn is given: accepted
+    where any host may connect (admin and I/O queues), refused where an allow-list is set."""
+    port = harness.free_port()
+    t = harness.Target(harness.simple_config(port), tmpdir=str(tmp_path / "any"))
+    try:
+        admin = n.Conn(port)
+        admin.icreq()
+        st, cntlid = admin.connect(harness.SUBNQN, kato=10000, hostnqn="")
+        assert st == 0, f"empty Host NQN refused on an allow-any-host subsystem: {st:#x}"
+        admin.enable()
+        io = n.Conn(port)
+        io.icreq()
+        st, _ = io.connect(harness.SUBNQN, qid=1, sqsize=31, cntlid=cntlid, hostnqn="")
+        assert st == 0, f"I/O queue: {st:#x}"
+        data = os.urandom(4096)
+        assert io.write(1, 9, data)[0] == 0
+        assert io.read(1, 9, 4096) == (0, data)
+        admin.close()
+        io.close()
+        assert "empty Host NQN (host ID 00010203-0405-0607-0809-0a0b0c0d0e0f)" in t.read_log()
+    finally:
+        assert t.stop() == 0
+    port = harness.free_port()
+    t = harness.Target(harness.simple_config(port, allow_any_host=False, hosts=(n.HOSTNQN,)),
+                       tmpdir=str(tmp_path / "list"))
+    try:
+        c = n.Conn(port)
+        c.icreq()
+        st, _ = c.connect(harness.SUBNQN, hostnqn="")
+        assert st & 0x7FF == 0x184, f"want Connect Invalid Host, got {st:#x}"
+        c.close()
+    finally:
+        assert t.stop() == 0

@@ -23,17 +23,24 @@ for patch in tests/integration/negative/*.patch; do
     echo "negative-control: $name: build failed"; status=1; continue
   fi
   echo "=== $name: running the teardown tests against the broken build (they must fail)"
-  if NVFAB_BUILD="$src/build" NVFAB_TEARDOWN_SECONDS=20 /usr/bin/python3 -m pytest -q -x -p no:cacheprovider \
-       "$root/tests/integration/test_teardown_random.py" 2>&1 | tail -n 5 | grep -q "1 failed"; then
-    echo "negative-control: $name: randomized teardown test failed, as it must"
+  # Outputs go to files: grep -q on a pipe under pipefail would race with the writer.
+  NVFAB_BUILD="$src/build" NVFAB_TEARDOWN_SECONDS=20 /usr/bin/python3 -m pytest -q -x -p no:cacheprovider \
+    "$root/tests/integration/test_teardown_random.py" > "$work/$name-teardown.log" 2>&1
+  if tail -n 3 "$work/$name-teardown.log" | grep -q "1 failed"; then
+    echo "negative-control: $name: randomized teardown test failed, as it must:"
+    grep -m2 -E "ERROR: AddressSanitizer|#[0-9]+ 0x[0-9a-f]+ in |seed [0-9]+" "$work/$name-teardown.log" | sed 's/^/    /'
+
   else
-    echo "negative-control: $name: randomized teardown test PASSED on a broken build"; status=1
+    echo "negative-control: $name: randomized teardown test did not fail on a broken build:"
+    tail -n 5 "$work/$name-teardown.log"; status=1
   fi
-  if NVFAB_BUILD="$src/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-       "$root/tests/integration/test_robustness_hosts.py" -k admin_only 2>&1 | tail -n 3 | grep -q "failed"; then
+  NVFAB_BUILD="$src/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    "$root/tests/integration/test_robustness_hosts.py" -k admin_only > "$work/$name-regression.log" 2>&1
+  if tail -n 3 "$work/$name-regression.log" | grep -q "failed"; then
     echo "negative-control: $name: regression tests failed, as they must"
   else
-    echo "negative-control: $name: regression tests PASSED on a broken build"; status=1
+    echo "negative-control: $name: regression tests did not fail on a broken build:"
+    tail -n 5 "$work/$name-regression.log"; status=1
   fi
 done
 [ $status -eq 0 ] && echo "negative-control: every broken build was caught"

@@ -51,19 +51,15 @@ struct bdev_rpc_ram {
 	char uuid[BDEV_RPC_UUID_SIZE];
 	uint64_t num_blocks;
 	uint32_t block_size;
-	/* SPDK options without an nvfab counterpart */
 	uint32_t optimal_io_boundary;
 	uint32_t physical_block_size;
-	uint32_t md_size;
-	bool md_interleave;
-	int32_t dif_type;
-	bool dif_is_head_of_md;
-	uint32_t dif_pi_format;
-	int32_t numa_id;
 	bool has_name;
 	bool has_uuid;
 };
 
+#define NO_MD "separate or interleaved metadata is not supported"
+#define NO_PI "end-to-end protection information (DIF/DIX) is not supported"
+#define HINT "a placement hint of SPDK's null bdev; nvfab reports the physical block size instead"
 #define BDEV_RPC_RAM_PARAMS(name_optional) \
 	BDEV_RPC_STR(name, struct bdev_rpc_ram, name_optional, \
 		     offsetof(struct bdev_rpc_ram, has_name)), \
@@ -72,26 +68,39 @@ struct bdev_rpc_ram {
 	BDEV_RPC_NUM(block_size, RPC_PARAM_UINT32, struct bdev_rpc_ram, false), \
 	BDEV_RPC_NUM(optimal_io_boundary, RPC_PARAM_UINT32, struct bdev_rpc_ram, true), \
 	BDEV_RPC_NUM(physical_block_size, RPC_PARAM_UINT32, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(md_size, RPC_PARAM_UINT32, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(md_interleave, RPC_PARAM_BOOL, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(dif_type, RPC_PARAM_INT32, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(dif_is_head_of_md, RPC_PARAM_BOOL, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(dif_pi_format, RPC_PARAM_UINT32, struct bdev_rpc_ram, true), \
-	BDEV_RPC_NUM(numa_id, RPC_PARAM_INT32, struct bdev_rpc_ram, true)
+	RPC_COMPAT_DEFAULT("md_size", json_type_int, "0", NO_MD), \
+	RPC_COMPAT_KNOB("md_interleave", json_type_boolean, "only meaningful with md_size, which must be 0"), \
+	RPC_COMPAT_DEFAULT("dif_type", json_type_int, "0", NO_PI), \
+	RPC_COMPAT_KNOB("dif_is_head_of_md", json_type_boolean, "only meaningful with dif_type, which must be 0"), \
+	RPC_COMPAT_KNOB("dif_pi_format", json_type_int, "only meaningful with dif_type, which must be 0"), \
+	RPC_COMPAT_KNOB("numa_id", json_type_int, "SPDK's NUMA placement of the buffer; nvfab lets the kernel place it")
 
 static const struct rpc_param bdev_rpc_malloc_params[] = {BDEV_RPC_RAM_PARAMS(true)};
-static const struct rpc_param bdev_rpc_null_params[] = {BDEV_RPC_RAM_PARAMS(false)};
+static const struct rpc_param bdev_rpc_null_params[] = {
+	BDEV_RPC_RAM_PARAMS(false),
+	RPC_COMPAT_KNOB("preferred_write_alignment", json_type_int, HINT),
+	RPC_COMPAT_KNOB("preferred_write_granularity", json_type_int, HINT),
+	RPC_COMPAT_KNOB("optimal_write_size", json_type_int, HINT),
+	RPC_COMPAT_KNOB("preferred_unmap_alignment", json_type_int, HINT),
+	RPC_COMPAT_KNOB("preferred_unmap_granularity", json_type_int, HINT),
+};
 
-/* Refused rather than ignored: a host would rely on metadata that is not there. */
-static int bdev_rpc_ram_unsupported(struct rpc_request *req, const struct bdev_rpc_ram *p)
+/* Checked before creating anything; the values then go to Identify Namespace (NPWG and
+ * friends, NOIOB) and into save_config. */
+static int bdev_rpc_ram_check(struct rpc_request *req, const struct bdev_rpc_ram *p)
 {
-	if (p->md_size) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "md_size: metadata is not supported");
+	uint32_t pbs = p->physical_block_size;
+
+	if (pbs && (pbs < p->block_size || (pbs & (pbs - 1)) || pbs > 65536)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'physical_block_size': %u must be a power of two from block_size (%u) to 65536",
+				pbs, p->block_size);
 		return -EINVAL;
 	}
-	if (p->dif_type) {
+	if (p->optimal_io_boundary > UINT16_MAX) {
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"dif_type: protection information is not supported");
+				"Invalid parameter 'optimal_io_boundary': %u blocks is more than Identify can report (65535)",
+				p->optimal_io_boundary);
 		return -EINVAL;
 	}
 	return 0;
@@ -104,13 +113,13 @@ static void bdev_rpc_ram_create(struct rpc_request *req, struct json_object *par
 				const struct rpc_param *spec, size_t nspec,
 				bdev_rpc_ram_create_fn create)
 {
-	struct bdev_rpc_ram p = {.numa_id = -1}; /* SPDK_ENV_NUMA_ID_ANY; accepted, unused */
+	struct bdev_rpc_ram p = {{0}};
 	struct bdev *bdev;
 	int rc;
 
 	if (rpc_decode_params(req, params, spec, nspec, &p))
 		return;
-	if (bdev_rpc_ram_unsupported(req, &p))
+	if (bdev_rpc_ram_check(req, &p))
 		return;
 	rc = create(p.has_name ? p.name : NULL, p.num_blocks, p.block_size,
 		    p.has_uuid ? p.uuid : NULL, &bdev);
@@ -118,6 +127,8 @@ static void bdev_rpc_ram_create(struct rpc_request *req, struct json_object *par
 		bdev_rpc_reply_create_error(req, rc);
 		return;
 	}
+	bdev->phys_block_size = p.physical_block_size > p.block_size ? p.physical_block_size : 0;
+	bdev->optimal_io_boundary = p.optimal_io_boundary;
 	rpc_reply(req, json_object_new_string(bdev->name));
 }
 
@@ -142,8 +153,6 @@ struct bdev_rpc_file {
 	char filename[PATH_MAX];
 	char uuid[BDEV_RPC_UUID_SIZE];
 	uint32_t block_size;
-	bool readonly;
-	bool fallocate;
 	bool has_uuid;
 };
 
@@ -156,9 +165,9 @@ struct bdev_rpc_file {
 static const struct rpc_param bdev_rpc_uring_params[] = {BDEV_RPC_FILE_PARAMS};
 static const struct rpc_param bdev_rpc_aio_params[] = {
 	BDEV_RPC_FILE_PARAMS,
-	BDEV_RPC_NUM(readonly, RPC_PARAM_BOOL, struct bdev_rpc_file, true),
-	/* Zeroing always tries fallocate first, so this asks for nothing new. */
-	BDEV_RPC_NUM(fallocate, RPC_PARAM_BOOL, struct bdev_rpc_file, true),
+	RPC_COMPAT_DEFAULT("readonly", json_type_boolean, "false", "read-only namespaces are not supported"),
+	RPC_COMPAT_KNOB("fallocate", json_type_boolean,
+			"Write Zeroes and deallocation always try fallocate first"),
 };
 
 static void bdev_rpc_file_create(struct rpc_request *req, struct json_object *params,
@@ -178,10 +187,6 @@ static void bdev_rpc_file_create(struct rpc_request *req, struct json_object *pa
 					       sizeof(bdev_rpc_uring_params[0]), &p);
 	if (rc)
 		return;
-	if (p.readonly) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "readonly: not supported");
-		return;
-	}
 	rc = bdev_file_create_flavor(p.name, p.filename, p.block_size,
 				     p.has_uuid ? p.uuid : NULL, flavor, &bdev);
 	if (rc) {
@@ -410,6 +415,12 @@ static struct json_object *bdev_rpc_config_of(struct bdev *bdev)
 		json_object_object_add(params, "block_size",
 				       json_object_new_int64(bdev->block_size));
 	json_object_object_add(params, "uuid", json_object_new_string(bdev->uuid));
+	if (!f && bdev->phys_block_size)
+		json_object_object_add(params, "physical_block_size",
+				       json_object_new_int64(bdev->phys_block_size));
+	if (!f && bdev->optimal_io_boundary)
+		json_object_object_add(params, "optimal_io_boundary",
+				       json_object_new_int64(bdev->optimal_io_boundary));
 	return bdev_rpc_config_call(method, params);
 }
 

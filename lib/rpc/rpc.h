@@ -54,6 +54,12 @@ enum rpc_param_type {
 	RPC_PARAM_UINT64,   /* uint64_t */
 	RPC_PARAM_OBJECT,   /* struct json_object * (borrowed, valid during the handler) */
 	RPC_PARAM_ARRAY,    /* struct json_object * of type array (borrowed) */
+	/* An SPDK parameter nvfab does not act on (docs/spdk-compat.md): with .compat_default
+	 * NULL, any value of .compat_type is accepted (a tuning knob for machinery nvfab lacks);
+	 * otherwise only the value whose JSON text is .compat_default ("what nvfab does anyway"),
+	 * and any other value is refused with .why. Accepted ones are logged once at info level.
+	 * Nothing is stored. */
+	RPC_PARAM_COMPAT,
 };
 
 struct rpc_param {
@@ -64,7 +70,23 @@ struct rpc_param {
 	bool optional;
 	size_t present_offset; /* if nonzero: offsetof(out, bool field) set when present (so the
 				* flag cannot be the first member of out) */
+	/* RPC_PARAM_COMPAT only */
+	json_type compat_type;      /* json_type_int also takes integral doubles, as SPDK does */
+	const char *compat_default; /* JSON text of the one value accepted; NULL: any value */
+	const char *why;            /* what it is for in SPDK, and why nvfab has no use for it */
 };
+
+/* An SPDK tuning knob with no meaning for nvfab: any value of the type is accepted. */
+#define RPC_COMPAT_KNOB(n, jtype, reason) \
+	{.name = (n), .type = RPC_PARAM_COMPAT, .optional = true, .compat_type = (jtype), .why = (reason)}
+/* The same, for a parameter SPDK requires. */
+#define RPC_COMPAT_KNOB_REQUIRED(n, jtype, reason) \
+	{.name = (n), .type = RPC_PARAM_COMPAT, .optional = false, .compat_type = (jtype), .why = (reason)}
+/* An SPDK feature nvfab lacks: accepted only with the value that means "off" (def, as JSON
+ * text, e.g. "false" or "0"), refused otherwise. */
+#define RPC_COMPAT_DEFAULT(n, jtype, def, reason)                                         \
+	{.name = (n), .type = RPC_PARAM_COMPAT, .optional = true, .compat_type = (jtype), \
+	 .compat_default = (def), .why = (reason)}
 
 /*
  * Decodes params (an object, or NULL when the call had none) into out. Unknown keys are
@@ -73,6 +95,8 @@ struct rpc_param {
  */
 int rpc_decode_params(struct rpc_request *req, struct json_object *params,
 		      const struct rpc_param *spec, size_t nspec, void *out);
+#define RPC_DECODE(req, params, spec, out) \
+	rpc_decode_params((req), (params), (spec), sizeof(spec) / sizeof((spec)[0]), (out))
 
 /* ---- server ---- */
 /* Listens on a UNIX socket at path (an existing stale socket is replaced; a live one is an

@@ -23,45 +23,6 @@
 /* Larger than any sane configuration; bounds what a wrong path (a disk image) would cost. */
 #define RPC_CONFIG_MAX_BYTES (64u * 1024 * 1024)
 
-/*
- * SPDK methods that appear in configurations saved by nvmf_tgt but tune machinery nvfab does
- * not have. Loading such a file must work, so these are skipped with a note rather than failing
- * as unknown methods. A method that some part of nvfab registers is called, not skipped: this
- * table only covers what nobody implements.
- */
-static const struct {
-	const char *name;
-	bool prefix;
-} rpc_config_spdk_only[] = {
-	{"accel_", true},   /* SPDK's acceleration engines (copy/crc/crypto offload) */
-	{"iobuf_", true},   /* SPDK's shared data-buffer pools; nvfab sizes its own */
-	{"sock_", true},    /* SPDK's socket layer implementations and their options */
-	{"vmd_", true},     /* Intel VMD enumeration of local PCIe NVMe */
-	{"keyring_", true}, /* TLS PSK keyring; nvfab has no TLS */
-	{"framework_set_scheduler", false}, /* SPDK's reactor scheduler */
-	{"bdev_set_options", false},        /* SPDK bdev_io pool and cache sizes */
-	{"bdev_nvme_set_options", false},   /* SPDK's local NVMe driver */
-	{"bdev_nvme_set_hotplug", false},
-	{"bdev_iscsi_set_options", false},
-	{"bdev_wait_for_examine", false},   /* nvfab bdevs are ready when created */
-	{"fsdev_set_opts", false},
-	{"nvmf_set_config", false},         /* SPDK target start-up knobs (passthru, CRDT, ...) */
-	{"nvmf_set_max_subsystems", false},
-	{"nvmf_set_crdt", false},
-};
-
-static bool rpc_config_is_spdk_only(const char *method)
-{
-	for (size_t i = 0; i < RPC_COUNTOF(rpc_config_spdk_only); i++) {
-		const char *n = rpc_config_spdk_only[i].name;
-
-		if (rpc_config_spdk_only[i].prefix ? strncmp(method, n, strlen(n)) == 0 :
-						     strcmp(method, n) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Checks that obj has only the allowed keys; returns the first other one, or NULL. */
 static const char *rpc_config_unknown_key(struct json_object *obj, const char *a, const char *b)
 {
@@ -103,18 +64,17 @@ static int rpc_config_call(const char *label, size_t i, size_t j, struct json_ob
 		return -EINVAL;
 	}
 
-	if (!rpc_method_exists(method) && rpc_config_is_spdk_only(method)) {
-		log_info("config %s: subsystems[%zu].config[%zu] (%s): skipped, an SPDK setting "
-			 "with no nvfab equivalent", label, i, j, method);
-		return 0;
-	}
+	/* SPDK's framework settings are methods too (rpc_spdk_settings.c): a setting nvfab can
+	 * take as it is loads, one that asks for a missing feature stops the load with its
+	 * name, and so does a method nvfab does not have at all. */
 	reply = rpc_call_local(method, params);
 	if (json_object_object_get_ex(reply, "error", &err)) {
 		struct json_object *msg = NULL;
 
 		json_object_object_get_ex(err, "message", &msg);
-		log_error("config %s: subsystems[%zu].config[%zu] (%s): %s", label, i, j, method,
-			  msg ? json_object_get_string(msg) : "failed");
+		log_error("config %s: subsystems[%zu].config[%zu] (%s): %s%s", label, i, j, method,
+			  msg ? json_object_get_string(msg) : "failed",
+			  rpc_method_exists(method) ? "" : " (an SPDK method nvfab does not implement)");
 		json_object_put(reply);
 		return -EINVAL;
 	}

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "util/log.h"
+
 /* 2^64 as a double: the first value that does not fit a uint64_t. */
 #define RPC_TWO_POW_64 18446744073709551616.0
 
@@ -79,8 +81,85 @@ static const char *rpc_type_expected(enum rpc_param_type type)
 		return "an object";
 	case RPC_PARAM_ARRAY:
 		return "an array";
+	case RPC_PARAM_COMPAT:
+		return "a value of SPDK's type";
 	}
 	return "a valid value";
+}
+
+static const char *rpc_json_type_expected(json_type t)
+{
+	switch (t) {
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_int:
+		return "an integer";
+	case json_type_string:
+		return "a string";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	default:
+		return "a value";
+	}
+}
+
+/* Each accepted-and-ignored parameter is logged once per process, not once per call. */
+static bool rpc_compat_first_use(const struct rpc_param *p)
+{
+	static const struct rpc_param *seen[512];
+	static size_t nseen;
+
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i] == p)
+			return false;
+	if (nseen < RPC_COUNTOF(seen))
+		seen[nseen++] = p;
+	return true;
+}
+
+/* An SPDK parameter that nvfab accepts without acting on it, or refuses by value. */
+static int rpc_decode_compat(struct rpc_request *req, const struct rpc_param *p,
+			     struct json_object *v)
+{
+	bool negative;
+	uint64_t m;
+	bool type_ok = p->compat_type == json_type_int ? rpc_get_integer(v, &negative, &m)
+						       : json_object_is_type(v, p->compat_type);
+	const char *text;
+
+	if (!type_ok) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': expected %s",
+				p->name, rpc_json_type_expected(p->compat_type));
+		return -EINVAL;
+	}
+	if (p->compat_default) {
+		text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		if (p->compat_type == json_type_int) {
+			/* 0, 0.0 and 0e0 are one value: compare numbers as numbers. */
+			bool dneg;
+			uint64_t dm;
+			struct json_object *d = json_tokener_parse(p->compat_default);
+			bool same = d && rpc_get_integer(d, &dneg, &dm) && dneg == negative && dm == m;
+
+			json_object_put(d);
+			if (!same)
+				goto refuse;
+		} else if (strcmp(text, p->compat_default) != 0) {
+			goto refuse;
+		}
+	}
+	if (rpc_compat_first_use(p))
+		log_info("rpc %s: parameter '%s' accepted and ignored: %s", req->method ? req->method : "?",
+			 p->name, p->why);
+	return 0;
+refuse:
+	rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+			"Invalid parameter '%s': %s is not supported by nvfab (only %s): %s", p->name,
+			json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), p->compat_default,
+			p->why);
+	return -EINVAL;
 }
 
 /* Decodes one present value into its field; replies and returns -EINVAL on a bad value. */
@@ -90,6 +169,9 @@ static int rpc_decode_one(struct rpc_request *req, const struct rpc_param *p,
 	char *field = (char *)out + p->offset;
 	uint64_t u;
 	int rc = -EINVAL;
+
+	if (p->type == RPC_PARAM_COMPAT)
+		return rpc_decode_compat(req, p, v);
 
 	switch (p->type) {
 	case RPC_PARAM_STRING:
@@ -140,6 +222,8 @@ static int rpc_decode_one(struct rpc_request *req, const struct rpc_param *p,
 			*(struct json_object **)field = v;
 			rc = 0;
 		}
+		break;
+	case RPC_PARAM_COMPAT:
 		break;
 	}
 	if (rc)

@@ -39,7 +39,7 @@ const char *rpc_error_text(int code)
 	}
 }
 
-static rpc_method_fn rpc_lookup(const char *name)
+static rpc_method_fn rpc_lookup_registered(const char *name)
 {
 	for (size_t i = 0; i < rpc_builtin_method_count; i++)
 		if (strcmp(rpc_builtin_methods[i].name, name) == 0)
@@ -50,6 +50,14 @@ static rpc_method_fn rpc_lookup(const char *name)
 	return NULL;
 }
 
+/* A method nvfab implements wins over an SPDK setting of the same name accepted as a no-op. */
+static rpc_method_fn rpc_lookup(const char *name)
+{
+	rpc_method_fn fn = rpc_lookup_registered(name);
+
+	return fn ? fn : rpc_spdk_settings_lookup(name);
+}
+
 bool rpc_method_exists(const char *name)
 {
 	return rpc_lookup(name) != NULL;
@@ -57,7 +65,7 @@ bool rpc_method_exists(const char *name)
 
 void rpc_register_method(const char *name, rpc_method_fn fn)
 {
-	if (rpc_lookup(name)) {
+	if (rpc_lookup_registered(name)) {
 		/* The first registration wins; a second one is a programming error. */
 		log_error("rpc: method %s registered twice; keeping the first", name);
 		return;
@@ -82,6 +90,7 @@ void rpc_for_each_method(rpc_method_visit_fn fn, void *arg)
 		fn(rpc_builtin_methods[i].name, arg);
 	for (size_t i = 0; i < g_nmethods; i++)
 		fn(g_methods[i].name, arg);
+	rpc_spdk_settings_for_each(fn, arg, rpc_lookup_registered);
 }
 
 void rpc_registry_clear(void)

@@ -61,6 +61,12 @@ struct rpc_method_entry {
 extern const struct rpc_method_entry rpc_builtin_methods[];
 extern const size_t rpc_builtin_method_count;
 
+/* SPDK framework settings accepted under the compatibility rule (rpc_spdk_settings.c). */
+rpc_method_fn rpc_spdk_settings_lookup(const char *name);
+/* Visits the settings methods that `registered` does not know (it has the real one). */
+void rpc_spdk_settings_for_each(rpc_method_visit_fn fn, void *arg,
+				rpc_method_fn (*registered)(const char *name));
+
 /* ---- config writers (rpc_config_save.c) ---- */
 typedef void (*rpc_subsystem_visit_fn)(const char *subsystem, void *arg);
 /* Each distinct subsystem name once, in order of its first writer's registration. */

@@ -46,13 +46,13 @@ struct create_transport_params {
 	char tgt_name[64];
 	uint32_t max_queue_depth, max_io_qpairs_per_ctrlr, max_qpairs_per_ctrlr;
 	uint32_t in_capsule_data_size, max_io_size, io_unit_size, max_aq_depth;
-	uint32_t num_shared_buffers, buf_cache_size, sock_priority, abort_timeout_sec;
-	uint32_t ack_timeout, data_wr_pool_size, control_msg_num;
-	bool c2h_success, dif_insert_or_strip, zcopy, no_srq, no_wr_batching;
+	bool c2h_success;
 	bool has_max_queue_depth, has_max_io_qpairs, has_max_qpairs, has_icd, has_max_io_size;
 	bool has_io_unit_size, has_max_aq_depth, has_c2h_success;
 };
 
+#define RDMA_ONLY "an RDMA transport setting; nvfab's transport is TCP"
+#define VFIO_ONLY "a vfio-user transport setting; nvfab's transport is TCP"
 #define P(name, type, field, ...) {name, type, offsetof(struct create_transport_params, field), __VA_ARGS__}
 static const struct rpc_param create_transport_spec[] = {
 	{"trtype", RPC_PARAM_STRING, offsetof(struct create_transport_params, trtype), 16, false, 0},
@@ -65,18 +65,39 @@ static const struct rpc_param create_transport_spec[] = {
 	P("io_unit_size", RPC_PARAM_UINT32, io_unit_size, 0, true, offsetof(struct create_transport_params, has_io_unit_size)),
 	P("max_aq_depth", RPC_PARAM_UINT32, max_aq_depth, 0, true, offsetof(struct create_transport_params, has_max_aq_depth)),
 	P("c2h_success", RPC_PARAM_BOOL, c2h_success, 0, true, offsetof(struct create_transport_params, has_c2h_success)),
-	/* Accepted for SPDK compatibility; they tune machinery nvfab does not have. */
-	P("num_shared_buffers", RPC_PARAM_UINT32, num_shared_buffers, 0, true, 0),
-	P("buf_cache_size", RPC_PARAM_UINT32, buf_cache_size, 0, true, 0),
-	P("sock_priority", RPC_PARAM_UINT32, sock_priority, 0, true, 0),
-	P("abort_timeout_sec", RPC_PARAM_UINT32, abort_timeout_sec, 0, true, 0),
-	P("ack_timeout", RPC_PARAM_UINT32, ack_timeout, 0, true, 0),
-	P("data_wr_pool_size", RPC_PARAM_UINT32, data_wr_pool_size, 0, true, 0),
-	P("control_msg_num", RPC_PARAM_UINT32, control_msg_num, 0, true, 0),
-	P("dif_insert_or_strip", RPC_PARAM_BOOL, dif_insert_or_strip, 0, true, 0),
-	P("zcopy", RPC_PARAM_BOOL, zcopy, 0, true, 0),
-	P("no_srq", RPC_PARAM_BOOL, no_srq, 0, true, 0),
-	P("no_wr_batching", RPC_PARAM_BOOL, no_wr_batching, 0, true, 0),
+	/* SPDK's, under the compatibility rule (docs/spdk-compat.md) */
+	RPC_COMPAT_KNOB("num_shared_buffers", json_type_int,
+			"SPDK's shared data-buffer pool; nvfab's buffers belong to each queue pair"),
+	RPC_COMPAT_KNOB("buf_cache_size", json_type_int,
+			"SPDK's per-poll-group buffer cache; nvfab's buffers belong to each queue pair"),
+	RPC_COMPAT_KNOB("zcopy", json_type_boolean,
+			"SPDK's zero-copy bdev API; nvfab sends RAM and null reads without a copy anyway"),
+	RPC_COMPAT_DEFAULT("dif_insert_or_strip", json_type_boolean, "false",
+			   "end-to-end protection information (DIF) is not supported"),
+	RPC_COMPAT_KNOB("sock_priority", json_type_int,
+			"SO_PRIORITY of SPDK's sockets; nvfab's keep the system default"),
+	RPC_COMPAT_KNOB("abort_timeout_sec", json_type_int,
+			"SPDK's timeout for aborting commands held in its transport; nvfab aborts none"),
+	RPC_COMPAT_KNOB("control_msg_num", json_type_int,
+			"SPDK's per-poll-group control message pool; nvfab has none"),
+	RPC_COMPAT_KNOB("acceptor_poll_rate", json_type_int,
+			"nvfab accepts connections when they arrive; it does not poll"),
+	RPC_COMPAT_KNOB("disable_command_passthru", json_type_boolean,
+			"nvfab has no command passthrough to disable"),
+	RPC_COMPAT_DEFAULT("kas", json_type_int, "10",
+			   "nvfab's keep-alive granularity is fixed at 1 s (KAS 10)"),
+	RPC_COMPAT_KNOB("min_kato", json_type_int,
+			"nvfab enforces no minimum keep-alive timeout"),
+	RPC_COMPAT_KNOB("num_cqe", json_type_int, RDMA_ONLY),
+	RPC_COMPAT_KNOB("max_srq_depth", json_type_int, RDMA_ONLY),
+	RPC_COMPAT_KNOB("no_srq", json_type_boolean, RDMA_ONLY),
+	RPC_COMPAT_KNOB("acceptor_backlog", json_type_int, RDMA_ONLY),
+	RPC_COMPAT_KNOB("no_wr_batching", json_type_boolean, RDMA_ONLY),
+	RPC_COMPAT_KNOB("ack_timeout", json_type_int, RDMA_ONLY),
+	RPC_COMPAT_KNOB("data_wr_pool_size", json_type_int, RDMA_ONLY),
+	RPC_COMPAT_KNOB("disable_mappable_bar0", json_type_boolean, VFIO_ONLY),
+	RPC_COMPAT_KNOB("disable_adaptive_irq", json_type_boolean, VFIO_ONLY),
+	RPC_COMPAT_KNOB("disable_shadow_doorbells", json_type_boolean, VFIO_ONLY),
 };
 #undef P
 
@@ -210,7 +231,7 @@ struct create_subsys_params {
 	char model_number[48];
 	char tgt_name[64];
 	uint32_t max_namespaces, min_cntlid, max_cntlid;
-	bool allow_any_host, ana_reporting;
+	bool allow_any_host;
 	bool has_serial, has_model, has_min, has_max;
 };
 
@@ -224,7 +245,16 @@ static const struct rpc_param create_subsys_spec[] = {
 	{"min_cntlid", RPC_PARAM_UINT32, CS(min_cntlid), 0, true, CS(has_min)},
 	{"max_cntlid", RPC_PARAM_UINT32, CS(max_cntlid), 0, true, CS(has_max)},
 	{"allow_any_host", RPC_PARAM_BOOL, CS(allow_any_host), 0, true, 0},
-	{"ana_reporting", RPC_PARAM_BOOL, CS(ana_reporting), 0, true, 0},
+	RPC_COMPAT_DEFAULT("ana_reporting", json_type_boolean, "false",
+			   "Asymmetric Namespace Access (ANA) reporting is not supported yet"),
+	RPC_COMPAT_DEFAULT("max_discard_size_kib", json_type_int, "0",
+			   "nvfab does not cap Dataset Management ranges"),
+	RPC_COMPAT_DEFAULT("max_write_zeroes_size_kib", json_type_int, "0",
+			   "nvfab does not cap Write Zeroes sizes"),
+	RPC_COMPAT_DEFAULT("passthrough", json_type_boolean, "false",
+			   "passthrough subsystems (commands sent as they are to a local NVMe device) are not supported"),
+	RPC_COMPAT_DEFAULT("enable_nssr", json_type_boolean, "false",
+			   "NVM Subsystem Reset is not supported"),
 };
 #undef CS
 
@@ -282,7 +312,6 @@ static void rpc_nvmf_create_subsystem(struct rpc_request *req, struct json_objec
 	if (p.has_model)
 		snprintf(s->model, sizeof(s->model), "%.*s", (int)sizeof(s->model) - 1, p.model_number);
 	s->allow_any_host = p.allow_any_host;
-	s->ana_reporting = p.ana_reporting;
 	s->min_cntlid = (uint16_t)p.min_cntlid;
 	s->max_cntlid = (uint16_t)p.max_cntlid;
 	s->next_cntlid = s->min_cntlid;
@@ -428,10 +457,8 @@ static void rpc_nvmf_get_subsystems(struct rpc_request *req, struct json_object 
 
 struct ns_params {
 	char bdev_name[64];
-	char ptpl_file[256];
 	char nguid[40], eui64[24], uuid[40];
-	uint32_t nsid, anagrpid;
-	bool no_auto_visible;
+	uint32_t nsid;
 	bool has_nguid, has_eui64, has_uuid;
 };
 
@@ -442,9 +469,14 @@ static const struct rpc_param ns_spec[] = {
 	{"nguid", RPC_PARAM_STRING, NS(nguid), 40, true, NS(has_nguid)},
 	{"eui64", RPC_PARAM_STRING, NS(eui64), 24, true, NS(has_eui64)},
 	{"uuid", RPC_PARAM_STRING, NS(uuid), 40, true, NS(has_uuid)},
-	{"ptpl_file", RPC_PARAM_STRING, NS(ptpl_file), 256, true, 0},
-	{"anagrpid", RPC_PARAM_UINT32, NS(anagrpid), 0, true, 0},
-	{"no_auto_visible", RPC_PARAM_BOOL, NS(no_auto_visible), 0, true, 0},
+	RPC_COMPAT_DEFAULT("ptpl_file", json_type_string, "\"\"",
+			   "reservations (and so persisting them) are not supported"),
+	RPC_COMPAT_KNOB("anagrpid", json_type_int,
+			"ANA group of the namespace; without ANA reporting it has no effect"),
+	RPC_COMPAT_DEFAULT("no_auto_visible", json_type_boolean, "false",
+			   "per-host namespace visibility is not supported: every allowed host sees every namespace"),
+	RPC_COMPAT_KNOB("hide_metadata", json_type_boolean,
+			"nvfab bdevs have no separate metadata to hide"),
 };
 #undef NS
 
@@ -469,8 +501,7 @@ static void rpc_nvmf_subsystem_add_ns(struct rpc_request *req, struct json_objec
 	uint32_t nsid = 0;
 	int rc;
 
-	if (rpc_decode_params(req, params, add_ns_spec, 3, &p) ||
-	    rpc_decode_params(req, p.ns, ns_spec, sizeof(ns_spec) / sizeof(ns_spec[0]), &n))
+	if (RPC_DECODE(req, params, add_ns_spec, &p) || RPC_DECODE(req, p.ns, ns_spec, &n))
 		return;
 	s = rpc_find_subsys(req, p.nqn);
 	if (!s)
@@ -549,16 +580,18 @@ struct listener_params {
 	char nqn[NVMF_NQN_MAX + 2];
 	char tgt_name[64];
 	struct json_object *addr;
-	bool secure_channel;
-	char ana_state[32];
 };
 
 static const struct rpc_param listener_spec[] = {
 	{"nqn", RPC_PARAM_STRING, offsetof(struct listener_params, nqn), NVMF_NQN_MAX + 2, false, 0},
 	{"listen_address", RPC_PARAM_OBJECT, offsetof(struct listener_params, addr), 0, false, 0},
 	{"tgt_name", RPC_PARAM_STRING, offsetof(struct listener_params, tgt_name), 64, true, 0},
-	{"secure_channel", RPC_PARAM_BOOL, offsetof(struct listener_params, secure_channel), 0, true, 0},
-	{"ana_state", RPC_PARAM_STRING, offsetof(struct listener_params, ana_state), 32, true, 0},
+	RPC_COMPAT_DEFAULT("secure_channel", json_type_boolean, "false",
+			   "TLS on NVMe/TCP is not supported yet"),
+	RPC_COMPAT_KNOB("ana_state", json_type_string,
+			"ANA state of the listener; without ANA reporting it has no effect"),
+	RPC_COMPAT_KNOB("sock_impl", json_type_string,
+			"SPDK's socket implementation (posix, uring, ssl); nvfab uses the kernel's TCP sockets"),
 };
 
 struct addr_params {
@@ -581,13 +614,8 @@ static int rpc_decode_listener(struct rpc_request *req, struct json_object *para
 	struct addr_params a = {0};
 	const char *why = NULL;
 
-	if (rpc_decode_params(req, params, listener_spec, 5, &p) ||
-	    rpc_decode_params(req, p.addr, addr_spec, 4, &a))
+	if (RPC_DECODE(req, params, listener_spec, &p) || RPC_DECODE(req, p.addr, addr_spec, &a))
 		return -EINVAL;
-	if (p.secure_channel) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'secure_channel': TLS is not supported yet");
-		return -EINVAL;
-	}
 	*s = rpc_find_subsys(req, p.nqn);
 	if (!*s)
 		return -ENOENT;
@@ -818,7 +846,7 @@ static void subsys_config(struct json_object *calls, const struct tgt_subsystem 
 		json_object_object_add(p, "max_namespaces", json_object_new_int64(s->max_namespaces));
 		json_object_object_add(p, "min_cntlid", json_object_new_int64(s->min_cntlid));
 		json_object_object_add(p, "max_cntlid", json_object_new_int64(s->max_cntlid));
-		json_object_object_add(p, "ana_reporting", json_object_new_boolean(s->ana_reporting));
+		json_object_object_add(p, "ana_reporting", json_object_new_boolean(false));
 		add_call(calls, "nvmf_create_subsystem", p);
 	}
 	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next) {

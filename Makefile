@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps demo test unit integration interop fuzz bench clean
+.PHONY: all deps demo test unit integration interop fuzz bench deb clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -37,5 +37,9 @@ fuzz:
 bench: all
 	./bench/run.sh $(BUILD) $(if $(FULL),--full)
 
+# The Debian package (build-deb/nvfab_*.deb): apt install ./build-deb/nvfab_*.deb
+deb: deps
+	./scripts/make-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-deb

@@ -11,6 +11,9 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "bdev/bdev.h"
 #include "bdev/bdev_rpc.h"
@@ -20,6 +23,7 @@
 #include "util/log.h"
 
 #define DEFAULT_RPC_SOCK "/var/tmp/nvfab.sock"
+#define DEFAULT_CONFIG "/etc/nvfab/nvfabd.json"
 
 static void usage(FILE *out)
 {
@@ -30,7 +34,10 @@ static void usage(FILE *out)
 		"run time over JSON-RPC with `nvfab rpc` or SPDK's scripts/rpc.py.\n"
 		"\n"
 		"Options:\n"
-		"  -c, --config FILE     load this JSON config at start-up (SPDK format: a list of RPC calls)\n"
+		"  -c, --config FILE     load this JSON config at start-up (SPDK format: a list of RPC calls;\n"
+		"                        the packaged service uses " DEFAULT_CONFIG ")\n"
+		"      --check-config FILE  check a config and exit: 0 if nvfabd would load it (listeners are\n"
+		"                        checked, not opened, so the running daemon's ports do not matter)\n"
 		"  -r, --rpc-socket PATH JSON-RPC UNIX socket (default " DEFAULT_RPC_SOCK ")\n"
 		"  -m, --cpumask MASK    data reactor cores, hex mask like SPDK (default 0x1: one reactor on core 0)\n"
 		"  -b, --busy-poll       reactors poll without sleeping: lowest latency, 100%% CPU per reactor\n"
@@ -88,6 +95,16 @@ static void raise_fd_limit(void)
 		log_info("descriptor limit raised to %llu", (unsigned long long)r.rlim_cur);
 }
 
+/* Tells systemd (Type=notify) where the daemon is; a no-op elsewhere or without libsystemd. */
+static void notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
 struct daemon_state {
 	struct evloop_handler sig_handler;
 	int sigfd;
@@ -99,9 +116,48 @@ static void on_signal(void *arg, uint32_t events)
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
-		log_notice("signal %u: shutting down", si.ssi_signo);
+	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		/* ExecReload. The configuration is changed over RPC while running; re-reading the
+		 * file could only apply calls that create what exists already, so nothing is re-read,
+		 * and saying so beats a reload that silently does half of what the file says. */
+		log_notice("SIGHUP: nothing to reload; change the running configuration over RPC "
+			   "(and save it with save_config)");
+		notify("READY=1\nSTATUS=running; SIGHUP re-reads nothing, use RPC");
+		return;
+	}
+	log_notice("signal %u: shutting down", si.ssi_signo);
+	notify("STOPPING=1\nSTATUS=shutting down");
 	evloop_stop(g_tgt.control);
+}
+
+/* --check-config: the whole load, as at start-up, then everything torn down again. */
+static int check_config(const char *path)
+{
+	int rc;
+
+	/* The verdict and the reason for it; not the notices of everything being created. */
+	if (log_threshold == LOG_NOTICE)
+		log_set_level(LOG_WARN);
+	rc = tgt_init(1, false);
+
+	if (rc) {
+		fprintf(stderr, "nvfabd: cannot start the target to check %s: %s\n", path, strerror(-rc));
+		return 1;
+	}
+	g_tgt.dry_run = true;
+	bdev_rpc_register();
+	nvmf_rpc_register();
+	rc = rpc_config_load(path);
+	tgt_fini();
+	bdev_destroy_all();
+	if (rc) {
+		fprintf(stderr, "nvfabd: %s: NOT valid (the log above says which call and why)\n", path);
+		return 1;
+	}
+	printf("nvfabd: %s: valid\n", path);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -112,10 +168,11 @@ int main(int argc, char **argv)
 		{"cpumask", required_argument, NULL, 'm'},
 		{"busy-poll", no_argument, NULL, 'b'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"check-config", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *sock = DEFAULT_RPC_SOCK;
+	const char *config = NULL, *sock = DEFAULT_RPC_SOCK, *check = NULL;
 	uint64_t mask = 1;
 	bool busy = false;
 	struct daemon_state d = {.sigfd = -1};
@@ -125,6 +182,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:r:m:bL:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
+		case 'C': check = optarg; break;
 		case 'r': sock = optarg; break;
 		case 'm':
 			if (parse_cpumask(optarg, &mask)) {
@@ -153,10 +211,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (check)
+		return check_config(check);
+
 	/* Signals arrive through the control loop; reactors inherit the blocked mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
@@ -181,9 +243,11 @@ int main(int argc, char **argv)
 	bdev_rpc_register();
 	nvmf_rpc_register();
 	if (config) {
+		notify("STATUS=loading the configuration");
 		rc = rpc_config_load(config);
 		if (rc) {
 			log_error("config %s not loaded; exiting", config);
+			notify("STATUS=configuration not loaded");
 			status = 1;
 			goto out;
 		}
@@ -196,6 +260,13 @@ int main(int argc, char **argv)
 	}
 	log_notice("nvfabd ready: %d reactor(s), %s, RPC on %s", g_tgt.nreactors,
 		   busy ? "busy-poll" : "event-driven", sock);
+	{
+		char status[160];
+
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=serving: %d reactor(s), %s, RPC on %s",
+			 g_tgt.nreactors, busy ? "busy-poll" : "event-driven", sock);
+		notify(status);
+	}
 	evloop_run(g_tgt.control);
 	rpc_server_stop();
 out:

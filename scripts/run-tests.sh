@@ -39,6 +39,9 @@ fi
 if [ -x tests/interop/run.sh ] && [ "${NVFAB_SKIP_INTEROP:-0}" != 1 ]; then
   suite interop tests/interop/run.sh "$BUILD"
 fi
+if [ -x tests/package/deb-test.sh ]; then
+  suite package tests/package/deb-test.sh
+fi
 if [ -x tests/fuzz/run.sh ]; then
   suite fuzz tests/fuzz/run.sh
 fi

@@ -50,7 +50,7 @@ enum {
 	"      --keep-alive-tmo S   KATO in seconds (default 5; 0 for discovery)\n"       \
 	"      --ctrl-loss-tmo S    keep reconnecting for S seconds, -1 forever (default 0: fail at once)\n" \
 	"      --reconnect-delay S  between reconnect attempts (default 10)\n"            \
-	"      --connect-timeout MS TCP connect and each set-up step (default 5000)\n"    \
+	"      --connect-timeout MS the whole connection set-up (default 5000)\n"    \
 	"  -v, --verbose            library log messages (repeat for more)\n"
 
 /* Defaults for one-shot tools: no reconnect. */

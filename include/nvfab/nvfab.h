@@ -96,7 +96,8 @@ struct nvfab_ctrlr_opts {
 	uint32_t io_queue_size;          /* default queue size for nvfab_qpair_create(); 128 */
 	int32_t reconnect_delay_s;       /* between reconnect attempts; default 10 */
 	int32_t ctrl_loss_tmo_s;         /* -1 forever, 0 fail at once; default 600 */
-	int32_t connect_timeout_ms;      /* TCP connect and each setup step; default 5000 */
+	int32_t connect_timeout_ms;      /* one whole connection set-up (TCP, ICReq, Connect, enable,
+					  * Identify), never past ctrl_loss_tmo; default 5000 */
 	int32_t io_timeout_ms;           /* a command older than this resets the queue; 30000;
 					  * 0 = never */
 	bool sq_flow_control;            /* false (default): I/O queues ask the controller to

@@ -117,6 +117,18 @@ int tgt_listener_get(const struct tgt_listen_addr *addr, struct tgt_listener **o
 		*out = l;
 		return 0;
 	}
+	if (g_tgt.dry_run) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		l->addr = *addr;
+		l->fd = -1;
+		l->refs = 1;
+		l->portid = g_tgt.next_portid++;
+		list_add_tail(&g_tgt.listeners, &l->link);
+		*out = l;
+		return 0;
+	}
 	fd = tcp_sock_listen(addr->traddr, addr->trsvcid,
 			     strcmp(addr->adrfam, "IPv6") == 0 ? AF_INET6 : AF_INET);
 	if (fd < 0) {
@@ -148,11 +160,13 @@ void tgt_listener_put(struct tgt_listener *l)
 {
 	if (--l->refs > 0)
 		return;
-	log_notice("stopped listening on %s:%s", l->addr.traddr, l->addr.trsvcid);
-	evloop_timer_stop(g_tgt.control, &l->retry);
-	evloop_del_fd(g_tgt.control, &l->handler);
-	close(l->fd);
-	l->fd = -1;
+	if (l->fd >= 0) {
+		log_notice("stopped listening on %s:%s", l->addr.traddr, l->addr.trsvcid);
+		evloop_timer_stop(g_tgt.control, &l->retry);
+		evloop_del_fd(g_tgt.control, &l->handler);
+		close(l->fd);
+		l->fd = -1;
+	}
 	list_del(&l->link);
 	/* An accept event for it may still be pending in this batch of the control loop (an RPC
 	 * earlier in the batch removed the last subsystem listening here). Outside a running loop

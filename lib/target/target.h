@@ -260,6 +260,9 @@ struct tgt {
 	uint64_t discovery_genctr;
 	uint16_t next_portid;
 	struct tgt_subsystem *discovery;
+	/* nvfabd --check-config: listeners are checked but not opened (the running daemon may
+	 * hold the ports). */
+	bool dry_run;
 };
 
 extern struct tgt g_tgt;

@@ -334,7 +334,7 @@ def test_connection_storm(tmp_path, monkeypatch):
               f"max {lat[-1] * 1000:.2f} ms")
         assert settled, f"file descriptors: {base_fds} before the storm, {end_fds} after"
         assert left, f"controllers after the storm: {controllers(t)}"
-        assert p99 < 50, f"good host p99 {p99:.1f} ms during the storm"
+        assert p99 < 50 * harness.TIME_SLACK, f"good host p99 {p99:.1f} ms during the storm"
         # The allocator keeps what the first rounds used, for reuse; later rounds must not add to it.
         assert after[-1] - max(after[:2]) < 16 * 1024, f"RSS after each round (KiB): {after}"
         healthy(t)
@@ -375,7 +375,9 @@ def test_out_of_file_descriptors(tmp_path):
         socks = []
         assert wait_for(lambda: fd_count(pid) <= base, 5), (fd_count(pid), base)
         healthy(t)
-        assert busy < 0.3, f"nvfabd used {busy:.2f} s of CPU in 1 s while out of descriptors"
+        # A spinning loop would use the whole second; under valgrind everything costs more.
+        assert busy < (0.6 if harness.UNDER_VALGRIND else 0.3), \
+            f"nvfabd used {busy:.2f} s of CPU in 1 s while out of descriptors"
     finally:
         for s in socks:
             s.close()

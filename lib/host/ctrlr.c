@@ -579,6 +579,18 @@ static void ka_done(void *arg, const struct nvfab_cpl *cpl)
 			 nvfab_cpl_str(cpl, buf, sizeof(buf)));
 }
 
+uint64_t host_ctrlr_loss_deadline(struct nvfab_ctrlr *ctrlr, uint64_t now)
+{
+	uint64_t since = 0;
+
+	if (ctrlr->opts.ctrl_loss_tmo_s < 0)
+		return UINT64_MAX;
+	/* The first queue to notice starts the clock; the others join it. */
+	if (!atomic_compare_exchange_strong(&ctrlr->loss_since_ns, &since, now))
+		now = since;
+	return now + (uint64_t)ctrlr->opts.ctrl_loss_tmo_s * 1000000000ull;
+}
+
 static void ctrlr_lost(struct nvfab_ctrlr *ctrlr, int err, uint64_t now)
 {
 	const struct nvfab_ctrlr_opts *o = &ctrlr->opts;
@@ -598,9 +610,7 @@ static void ctrlr_lost(struct nvfab_ctrlr *ctrlr, int err, uint64_t now)
 			     ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-err),
 			     o->reconnect_delay_s);
 	log_warn("%s: %s", ctrlr->trid.subnqn, ctrlr->last_error);
-	ctrlr->loss_deadline_ns = o->ctrl_loss_tmo_s < 0
-					  ? UINT64_MAX
-					  : now + (uint64_t)o->ctrl_loss_tmo_s * 1000000000ull;
+	ctrlr->loss_deadline_ns = host_ctrlr_loss_deadline(ctrlr, now);
 	ctrlr->reconnect_at_ns = now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) *
 					       1000000000ull;
 	atomic_store(&ctrlr->state, HOST_CTRLR_RECONNECTING);
@@ -619,6 +629,7 @@ int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
 	}
 	log_notice("%s: reconnected as cntlid %u", ctrlr->trid.subnqn, atomic_load(&ctrlr->cntlid));
 	ctrlr->last_error[0] = '\0';
+	atomic_store(&ctrlr->loss_since_ns, 0); /* I/O queues still down keep their deadline */
 	atomic_store(&ctrlr->state, HOST_CTRLR_LIVE);
 	return 0;
 }

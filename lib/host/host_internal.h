@@ -136,6 +136,9 @@ struct nvfab_ctrlr {
 	uint64_t ka_sent_ns;
 	uint64_t reconnect_at_ns;
 	uint64_t loss_deadline_ns;
+	/* When the first queue of this controller (admin or I/O, whichever saw it first) lost its
+	 * connection; 0 while connected. ctrl_loss_tmo counts from here for every queue. */
+	_Atomic uint64_t loss_since_ns;
 	/* While the admin queue is being set up: every step (TCP connect, ICReq, Connect,
 	 * properties, Identify) ends by then, so that one attempt cannot outlast connect_timeout
 	 * nor ctrl_loss_tmo, whatever a slow or half-dead target does. */
@@ -215,6 +218,9 @@ int host_ctrlr_enable(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
 int host_ctrlr_admin_exec(struct nvfab_ctrlr *ctrlr, const struct nvme_sqe *sqe,
 			  enum host_xfer xfer, void *buf, uint32_t len, struct nvfab_cpl *cpl);
 int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
+/* A queue lost its connection at now: returns when the controller's loss began (now, or an
+ * earlier loss that another queue saw first), and the ctrl_loss_tmo deadline from there. */
+uint64_t host_ctrlr_loss_deadline(struct nvfab_ctrlr *ctrlr, uint64_t now);
 void host_ctrlr_set_error(struct nvfab_ctrlr *ctrlr, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void host_error_set(struct nvfab_error *err, int rc, uint16_t status, const char *fmt, ...)

@@ -178,9 +178,7 @@ int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max)
 			const struct nvfab_ctrlr_opts *o = &qp->ctrlr->opts;
 			uint64_t now = host_now_ns();
 
-			qp->loss_deadline_ns = o->ctrl_loss_tmo_s < 0
-						       ? UINT64_MAX
-						       : now + (uint64_t)o->ctrl_loss_tmo_s * 1000000000ull;
+			qp->loss_deadline_ns = host_ctrlr_loss_deadline(qp->ctrlr, now);
 			qp->reconnect_at_ns =
 				now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) *
 					      1000000000ull;

@@ -147,3 +147,17 @@ def test_reconnect_after_target_restart(tmp_path):
         assert "ctrlr 1 created" in t.read_log() or "created" in t.read_log()
     finally:
         t.stop()
+
+
+def test_read_to_a_pipe_prints_only_the_data(tmp_path):
+    """`nvfab read ... | cmd`: the data on stdout, nothing on stderr (nvme-cli's "read: Success"
+    line would land in the terminal of a pipeline), exit 0."""
+    with start(tmp_path) as t:
+        data = os.urandom(8192)
+        src = tmp_path / "src"
+        src.write_bytes(data)
+        nvfab("write", "-r", trid(t.port), "--lba", "3", "--blocks", "2", "--data", str(src))
+        p = subprocess.run(NVFAB + ["read", "-r", trid(t.port), "--lba", "3", "--blocks", "2"],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0 and p.stdout == data
+        assert p.stderr == b"", p.stderr

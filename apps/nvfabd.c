@@ -17,6 +17,8 @@
 
 #include "bdev/bdev.h"
 #include "bdev/bdev_rpc.h"
+#include "keyring/keyring.h"
+#include "keyring/keyring_rpc.h"
 #include "rpc/rpc.h"
 #include "target/nvmf_rpc.h"
 #include "target/target.h"
@@ -147,11 +149,13 @@ static int check_config(const char *path)
 		return 1;
 	}
 	g_tgt.dry_run = true;
+	keyring_rpc_register();
 	bdev_rpc_register();
 	nvmf_rpc_register();
 	rc = rpc_config_load(path);
 	tgt_fini();
 	bdev_destroy_all();
+	keyring_clear();
 	if (rc) {
 		fprintf(stderr, "nvfabd: %s: NOT valid (the log above says which call and why)\n", path);
 		return 1;
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	keyring_rpc_register();
 	bdev_rpc_register();
 	nvmf_rpc_register();
 	if (config) {
@@ -272,6 +277,7 @@ int main(int argc, char **argv)
 out:
 	tgt_fini();
 	bdev_destroy_all();
+	keyring_clear();
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	return status;

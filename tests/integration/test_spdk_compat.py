@@ -186,7 +186,7 @@ def test_spdk_only_features_are_refused_by_name(tmp_path):
         refused(t, "bdev_malloc_create", {"name": "M1", "num_blocks": 1024, "block_size": 512,
                                           "physical_block_size": 1000}, "physical_block_size")
         refused(t, "bdev_aio_create", {"name": "A1", "filename": "/dev/null", "readonly": True}, "readonly")
-        refused(t, "keyring_file_add_key", {"name": "key0", "path": "/tmp/k"}, "keyring_file_add_key", "keyrings")
+        refused(t, "keyring_linux_add_key", {"name": "key0"}, "keyring_linux_add_key", "kernel keyring")
         refused(t, "vmd_enable", None, "vmd_enable", "VMD")
         refused(t, "nbd_start_disk", {"bdev_name": "M0"}, "nbd_start_disk", "NBD")
         refused(t, "nvmf_set_config", {"admin_cmd_passthru": {"identify_ctrlr": True}}, "identify_ctrlr", "passthrough")
@@ -320,6 +320,11 @@ def test_spdk_saved_config_loads_and_round_trips(tmp_path):
     with open(aio, "wb") as f:
         f.truncate(16 << 20)
     cfg = spdk_saved_config(port, aio)
+    key = tmp_path / "psk0"
+    key.write_text("NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:\n")
+    os.chmod(key, 0o600)
+    cfg["subsystems"][0]["config"] = [{"method": "keyring_file_add_key", "params": {"name": "psk0",
+                                                                                 "path": str(key)}}]
     assert {s["subsystem"] for s in cfg["subsystems"]} == {
         "keyring", "iobuf", "sock", "vmd", "accel", "bdev", "nbd", "scheduler", "nvmf"}
     t = harness.Target(cfg, tmpdir=str(tmp_path / "spdk"))
@@ -340,9 +345,42 @@ def test_spdk_saved_config_loads_and_round_trips(tmp_path):
 
 def test_spdk_config_asking_for_a_missing_feature_stops_with_its_name(tmp_path):
     port = harness.free_port()
-    cfg = spdk_saved_config(port, "/dev/null")
-    cfg["subsystems"][0]["config"] = [{"method": "keyring_file_add_key", "params": {"name": "key0",
-                                                                                 "path": "/etc/key0"}}]
+    aio = str(tmp_path / "aio.img")
+    with open(aio, "wb") as f:
+        f.truncate(16 << 20)
+    cfg = spdk_saved_config(port, aio)
+    nbd = [s for s in cfg["subsystems"] if s["subsystem"] == "nbd"][0]
+    nbd["config"] = [{"method": "nbd_start_disk", "params": {"bdev_name": "Malloc0", "nbd_device": "/dev/nbd0"}}]
     with pytest.raises(RuntimeError) as e:
         harness.Target(cfg, tmpdir=str(tmp_path))
-    assert "keyring_file_add_key" in str(e.value) and "not supported" in str(e.value)
+    assert "nbd_start_disk" in str(e.value) and "not supported" in str(e.value)
+
+
+def test_keyring_file_keys(tmp_path):
+    """SPDK's file keyring: a key is a name and a file only its owner can read; save_config
+    keeps the name and the path, never the material."""
+    secret = "NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:"
+    good = tmp_path / "key0"
+    good.write_text(secret + "\n")
+    os.chmod(good, 0o600)
+    loose = tmp_path / "key1"
+    loose.write_text(secret)
+    os.chmod(loose, 0o644)
+    t = harness.Target(None, tmpdir=str(tmp_path / "t"))
+    try:
+        refused(t, "keyring_file_add_key", {"name": "key1", "path": str(loose)}, "key1", "group or others")
+        refused(t, "keyring_file_add_key", {"name": "key2", "path": "relative/key"}, "absolute")
+        refused(t, "keyring_file_add_key", {"name": "key3", "path": str(tmp_path / "missing")}, "cannot open")
+        ok(t, "keyring_file_add_key", {"name": "key0", "path": str(good)})
+        refused(t, "keyring_file_add_key", {"name": "key0", "path": str(good)}, "exists")
+        keys = ok(t, "keyring_get_keys")
+        assert [(k["name"], k["path"], k["module"]) for k in keys] == [("key0", str(good), "keyring_file")]
+        saved = ok(t, "save_config")
+        assert saved["subsystems"][0] == {"subsystem": "keyring", "config": [
+            {"method": "keyring_file_add_key", "params": {"name": "key0", "path": str(good)}}]}
+        assert secret not in json.dumps(saved) and secret not in t.read_log()
+        ok(t, "keyring_file_remove_key", {"name": "key0"})
+        assert ok(t, "keyring_get_keys") == []
+        refused(t, "keyring_file_remove_key", {"name": "key0"}, "key0")
+    finally:
+        assert t.stop() == 0

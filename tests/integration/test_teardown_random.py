@@ -484,9 +484,11 @@ def test_randomized_teardown(tmp_path, monkeypatch):
             assert not report, f"seed {seed}:\n{report}"
             fresh_host_ok(d)
             settle(d, base_fds)
+            # Under valgrind RSS is mostly valgrind's (translations, its 20 MB queue of freed
+            # blocks), and memcheck's own leak check at exit is the stronger test there.
             rss = rss_kib(d.pid())
             slack = max(24 * 1024, base_rss // 5)
-            assert rss - base_rss < slack, f"seed {seed}: RSS {base_rss} -> {rss} KiB"
+            assert UNDER_VALGRIND or rss - base_rss < slack, f"seed {seed}: RSS {base_rss} -> {rss} KiB"
         print(f"teardown: {rounds} rounds, {hosts_total} hosts, {sigterms} SIGTERMs, "
               f"seeds {seed0}..{seed0 + rounds - 1}; fds {base_fds} -> {fd_count(d.pid())}, "
               f"RSS {base_rss} -> {rss_kib(d.pid())} KiB")

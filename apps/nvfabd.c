@@ -143,7 +143,6 @@ static int check_config(const char *path)
 	if (log_threshold == LOG_NOTICE)
 		log_set_level(LOG_WARN);
 	rc = tgt_init(1, false);
-
 	if (rc) {
 		fprintf(stderr, "nvfabd: cannot start the target to check %s: %s\n", path, strerror(-rc));
 		return 1;

@@ -166,12 +166,14 @@ refuse:
 static int rpc_decode_one(struct rpc_request *req, const struct rpc_param *p,
 			  struct json_object *v, void *out)
 {
-	char *field = (char *)out + p->offset;
+	char *field;
 	uint64_t u;
 	int rc = -EINVAL;
 
+	/* Compat parameters store nothing: their specs may be decoded with out == NULL. */
 	if (p->type == RPC_PARAM_COMPAT)
 		return rpc_decode_compat(req, p, v);
+	field = (char *)out + p->offset;
 
 	switch (p->type) {
 	case RPC_PARAM_STRING:

@@ -6,7 +6,10 @@
  *
  * Lifetime: a queue pair is reference counted, because the control thread's controller table
  * and the owning thread both point at it. It is freed when the last reference goes, and only
- * after every request handed to a bdev has come back.
+ * after every request handed to a bdev has come back. The owner's reference is dropped on the
+ * control thread when the owner reports "gone", which a reactor does at the end of its loop
+ * iteration; the memory goes at the end of a control-loop iteration. So neither loop can be
+ * holding an epoll event for a queue pair that is freed.
  */
 #include "target/tcp_qpair.h"
 
@@ -74,7 +77,8 @@ struct tcp_qpair {
 	struct tgt_req *connect_req;
 	struct tgt_reactor *target_reactor;
 	struct list_node link;      /* owner's list, for shutdown */
-	struct evloop_deferred free_work;
+	struct evloop_deferred free_work;   /* on the control thread, once unreferenced */
+	struct evloop_deferred gone_work;   /* on a reactor, to report "gone" after its batch */
 	struct evloop_timer icreq_timer;
 	int in_event;               /* > 0: a handler up the stack still uses the queue pair */
 	bool finished;
@@ -622,6 +626,14 @@ static void tcp_qpair_gone_on_control(void *arg)
 	tcp_qpair_unref(tq); /* the owner's reference */
 }
 
+static void tcp_qpair_report_gone(void *arg)
+{
+	struct tcp_qpair *tq = arg;
+
+	if (evloop_send(g_tgt.control, tcp_qpair_gone_on_control, tq))
+		log_error("tcp %s: cannot notify the control thread; leaking the queue pair", tq->qp.peer);
+}
+
 /* All requests are back: release the socket and tell the controller. */
 static void tcp_qpair_maybe_finish(struct tcp_qpair *tq)
 {
@@ -644,10 +656,13 @@ static void tcp_qpair_maybe_finish(struct tcp_qpair *tq)
 		r->errors += s->errors;
 		tq->qp.reactor->qpairs--;
 	}
-	if (tq->qp.loop == g_tgt.control || !tq->qp.ctrlr)
+	if (tq->qp.loop == g_tgt.control)
 		tcp_qpair_gone_on_control(tq);
-	else if (evloop_send(g_tgt.control, tcp_qpair_gone_on_control, tq))
-		log_error("tcp %s: cannot notify the control thread; leaking the queue pair", tq->qp.peer);
+	else
+		/* Once the control thread hears "gone" it may drop the last reference and free the
+		 * queue pair; this reactor may still hold an event for it in its current epoll batch
+		 * (fetched before the close). So the news leaves at the end of the batch. */
+		evloop_defer(tq->qp.loop, &tq->gone_work, tcp_qpair_report_gone, tq);
 }
 
 static void tcp_qpair_close(struct tcp_qpair *tq, const char *why)

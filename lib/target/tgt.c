@@ -43,8 +43,9 @@ static void *reactor_main(void *arg)
 		 g_tgt.busy_poll ? "busy-poll" : "event-driven");
 	evloop_run(r->loop);
 	tcp_qpair_close_all_on_loop(r->loop);
-	/* Let queue pairs still waiting for their bdevs finish. */
-	for (int i = 0; i < 1000 && r->qpairs; i++)
+	/* Let queue pairs still waiting for their bdevs finish; at least one iteration, which
+	 * sends the "gone" reports that closing deferred to its end. */
+	for (int i = 0; i == 0 || (i < 1000 && r->qpairs); i++)
 		evloop_run_once(r->loop, 1);
 	for (uint32_t i = 0; i < r->nchannels; i++) {
 		if (r->channels[i].ch)

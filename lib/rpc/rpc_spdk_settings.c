@@ -132,7 +132,7 @@ static const struct rpc_param framework_set_scheduler[] = {
 
 static const struct rpc_param nvmf_set_config[] = {
 	RPC_COMPAT_KNOB("acceptor_poll_rate", INT, "nvfab accepts connections when they arrive; it does not poll"),
-	/* decoded further below: only "off" is accepted */
+	/* its members are checked with nvmf_admin_cmd_passthru: only "off" is accepted */
 	{.name = "admin_cmd_passthru", .type = RPC_PARAM_OBJECT, .offset = 0, .optional = true},
 	RPC_COMPAT_KNOB("poll_groups_mask", STR, "SPDK's poll group placement; nvfab reactors are the cores of -m"),
 	RPC_COMPAT_DEFAULT("discovery_filter", STR, "\"match_any\"",
@@ -162,10 +162,14 @@ struct rpc_spdk_setting {
 	const struct rpc_param *spec;
 	size_t nspec;
 	const char *refused;    /* non-NULL: the method asks for a feature nvfab lacks */
+	/* An object parameter of spec (decoded at offset 0) whose members spec describes too. */
+	const struct rpc_param *nested;
+	size_t nnested;
 };
 
-#define SETTING(m) {#m, m, RPC_COUNTOF(m), NULL}
-#define REFUSED(m, why) {m, NULL, 0, why}
+#define SETTING(m) {#m, m, RPC_COUNTOF(m), NULL, NULL, 0}
+#define SETTING_NESTED(m, n) {#m, m, RPC_COUNTOF(m), NULL, n, RPC_COUNTOF(n)}
+#define REFUSED(m, why) {m, NULL, 0, why, NULL, 0}
 
 static const struct rpc_spdk_setting rpc_spdk_settings[] = {
 	SETTING(iobuf_set_options),
@@ -179,7 +183,7 @@ static const struct rpc_spdk_setting rpc_spdk_settings[] = {
 	SETTING(bdev_nvme_set_hotplug),
 	{"bdev_wait_for_examine", NULL, 0, NULL},
 	SETTING(framework_set_scheduler),
-	SETTING(nvmf_set_config),
+	SETTING_NESTED(nvmf_set_config, nvmf_admin_cmd_passthru),
 	SETTING(nvmf_set_max_subsystems),
 	SETTING(nvmf_set_crdt),
 	REFUSED("keyring_linux_set_options", "the Linux kernel keyring is not supported (keys live in files: keyring_file_add_key)"),
@@ -207,14 +211,12 @@ static void rpc_spdk_setting(struct rpc_request *req, struct json_object *params
 				s->refused);
 		return;
 	}
-	if (s->spec == nvmf_set_config) {
-		struct json_object *passthru = NULL;
+	{
+		struct json_object *nested = NULL;
 
-		if (RPC_DECODE(req, params, nvmf_set_config, &passthru) ||
-		    (passthru && RPC_DECODE(req, passthru, nvmf_admin_cmd_passthru, NULL)))
+		if (rpc_decode_params(req, params, s->spec, s->nspec, s->nested ? &nested : NULL) ||
+		    (nested && rpc_decode_params(req, nested, s->nested, s->nnested, NULL)))
 			return;
-	} else if (rpc_decode_params(req, params, s->spec, s->nspec, NULL)) {
-		return;
 	}
 	rpc_reply_bool(req, true);
 }

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -33,6 +34,37 @@ def log_times(text, needle):
             out.append(datetime.datetime.fromisoformat(m.group(1)).replace(
                 tzinfo=datetime.timezone.utc).timestamp())
     return out
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_for(cond, timeout, step=0.05):
+    """Polls cond() until it returns a true value or timeout seconds pass; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def hard_close(conn):
+    """Closes with an RST (SO_LINGER 0): the host process died, nothing is flushed."""
+    try:
+        conn.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.s.close()
 
 
 def free_port():

@@ -101,6 +101,16 @@ def start_perf(port, seconds, loss_tmo):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def cleanup(perf, fake, t):
+    """Whatever happened: perf, the fake listener and the target are gone after this."""
+    if perf.poll() is None:
+        perf.kill()
+        perf.communicate()
+    if fake:
+        fake.close()
+    t.stop()
+
+
 def kill_target(t):
     t.proc.send_signal(signal.SIGKILL)
     t.stop()
@@ -119,12 +129,7 @@ def test_half_dead_target_honours_ctrl_loss_tmo(tmp_path, mode):
         fake.start()
         out, err = p.communicate(timeout=LOSS_TMO + 30)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-        if fake:
-            fake.close()
-        t.stop()
+        cleanup(p, fake, t)
     assert p.returncode != 0, "perf succeeded with no target"
     # ctrl_loss_tmo counts from the first queue (admin or I/O) that saw the connection go.
     lost = min(harness.log_times(err, "connection lost") + harness.log_times(err, "connection to 127.0.0.1"))
@@ -155,12 +160,7 @@ def test_slow_restart_reconnects(tmp_path):
         t = harness.Target(cfg, tmpdir=str(tmp_path / "b"))
         out, err = p.communicate(timeout=40)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-        if fake:
-            fake.close()
-        t.stop()
+        cleanup(p, fake, t)
     assert fake_attempts >= 1
     # perf holds its commands while disconnected: finishing at all means it reconnected.
     assert p.returncode == 0, out + err[-3000:]

@@ -17,23 +17,17 @@ import time
 import pytest
 
 import harness
+from harness import rss_kib, fd_count, wait_for, hard_close
 import nvmetcp as n
+
 
 LONG = os.environ.get("NVFAB_LONG") == "1"
 BLOCK = 4096
 
 
 # ---- helpers ----
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def controllers(t):
@@ -42,23 +36,8 @@ def controllers(t):
     return r["result"]
 
 
-def wait_for(cond, timeout, step=0.05):
-    """Polls cond() until it returns a true value or timeout seconds pass; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
-def hard_close(conn):
-    """Closes with an RST (SO_LINGER 0): the host process died, nothing is flushed."""
-    try:
-        conn.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    conn.s.close()
 
 
 def healthy(t):

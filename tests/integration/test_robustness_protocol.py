@@ -10,7 +10,9 @@ import time
 import pytest
 
 import harness
+from harness import fd_count, wait_for
 import nvmetcp as n
+
 
 FES_SEQUENCE = 2
 ICREQ = struct.pack("<BBBBIHBBI", n.PDU_ICREQ, 0, 128, 0, 128, 0, 0, 0, 0) + bytes(112)
@@ -22,17 +24,8 @@ def controllers(t):
     return r["result"]
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def wait_for(cond, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
 def responsive(t):

@@ -91,6 +91,13 @@ def rpcpy_requests(port, aio_path):
     ]
 
 
+def aio_file(tmp_path):
+    path = str(tmp_path / "aio.img")
+    with open(path, "wb") as f:
+        f.truncate(16 << 20)
+    return path
+
+
 def identify_ns(port, nsid):
     c = n.Conn(port)
     c.icreq()
@@ -116,9 +123,7 @@ def ns_ids(descs):
 
 def test_rpcpy_requests_in_order(tmp_path):
     port = harness.free_port()
-    aio = str(tmp_path / "aio.img")
-    with open(aio, "wb") as f:
-        f.truncate(16 << 20)
+    aio = aio_file(tmp_path)
     t = harness.Target(None, tmpdir=str(tmp_path))
     try:
         for method, params in rpcpy_requests(port, aio):
@@ -316,9 +321,7 @@ def check_ids(port):
 
 def test_spdk_saved_config_loads_and_round_trips(tmp_path):
     port = harness.free_port()
-    aio = str(tmp_path / "aio.img")
-    with open(aio, "wb") as f:
-        f.truncate(16 << 20)
+    aio = aio_file(tmp_path)
     cfg = spdk_saved_config(port, aio)
     key = tmp_path / "psk0"
     key.write_text("NVMeTLSkey-1:01:VRLbtnN9AQb2WXW3c9+wEf/DRLz0QuLdbYvEhwtdWwNf9LrZ:\n")
@@ -345,9 +348,7 @@ def test_spdk_saved_config_loads_and_round_trips(tmp_path):
 
 def test_spdk_config_asking_for_a_missing_feature_stops_with_its_name(tmp_path):
     port = harness.free_port()
-    aio = str(tmp_path / "aio.img")
-    with open(aio, "wb") as f:
-        f.truncate(16 << 20)
+    aio = aio_file(tmp_path)
     cfg = spdk_saved_config(port, aio)
     nbd = [s for s in cfg["subsystems"] if s["subsystem"] == "nbd"][0]
     nbd["config"] = [{"method": "nbd_start_disk", "params": {"bdev_name": "Malloc0", "nbd_device": "/dev/nbd0"}}]

@@ -25,7 +25,9 @@ import time
 import pytest
 
 import harness
+from harness import fd_count, rss_kib, wait_for, hard_close, UNDER_VALGRIND
 import nvmetcp as n
+
 
 LONG = os.environ.get("NVFAB_LONG") == "1"
 UNDER_VALGRIND = harness.UNDER_VALGRIND
@@ -114,25 +116,10 @@ class Daemon:
         return None
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
-def wait_for(cond, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
 def all_controllers(d):
@@ -145,12 +132,6 @@ def all_controllers(d):
 
 
 # ---- hosts ----
-def hard_close(conn):
-    try:
-        conn.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    conn.s.close()
 
 
 def io_burst(io, rng, nsid, block, blocks_max):

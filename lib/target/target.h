@@ -109,7 +109,6 @@ struct tgt_subsystem {
 	char serial[21];
 	char model[41];
 	bool allow_any_host;
-	bool ana_reporting;
 	uint32_t max_namespaces;
 	uint16_t min_cntlid, max_cntlid, next_cntlid;
 	/* Read by reactors: entries are published and retired with atomic stores. */

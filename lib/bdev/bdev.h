@@ -1,6 +1,7 @@
 /*
  * Block devices: one asynchronous interface in front of every backend (ram, null, file via
- * io_uring; later a remote namespace through libnvfab). The NVMe target maps namespaces onto
+ * io_uring, an NVMe namespace through io_uring passthrough; later a remote namespace through
+ * libnvfab). The NVMe target maps namespaces onto
  * bdevs; `nvfab perf --local` drives the same interface for the direct-attached baseline.
  *
  * Threading: the registry (create, delete, lookup) belongs to the control thread. I/O goes
@@ -23,6 +24,7 @@ struct bdev;
 struct bdev_channel;
 struct bdev_io;
 struct evloop;
+struct nvme_sqe;
 
 enum bdev_io_type {
 	BDEV_IO_READ,
@@ -30,9 +32,16 @@ enum bdev_io_type {
 	BDEV_IO_FLUSH,
 	BDEV_IO_WRITE_ZEROES,
 	BDEV_IO_UNMAP, /* deallocate: reads of the range return zeros afterwards */
+	/* An NVMe I/O command executed by the device itself, with its own semantics and
+	 * status: only on bdevs whose `nvme` is set (NVMe passthrough). */
+	BDEV_IO_NVME,
 };
 
-/* status: 0 on success, negative errno on failure (-EIO for media errors). */
+/*
+ * status: 0 on success, negative errno on failure (-EIO for media errors), or, from backends
+ * that are NVMe devices (bdev.nvme set, any I/O type), a positive NVMe status field as the
+ * device completed it (CQE status >> 1: SC, SCT, CRD, M, DNR), to be passed on unchanged.
+ */
 typedef void (*bdev_io_cb)(struct bdev_io *io, int status);
 
 struct bdev_io {
@@ -44,8 +53,24 @@ struct bdev_io {
 	int iovcnt;
 	bdev_io_cb cb;
 	void *cb_arg;
+	/* BDEV_IO_NVME: the command as the host sent it (offset_blocks/num_blocks unused); the
+	 * backend sets its own NSID and data pointer, and iov/iovcnt carry the data. */
+	const struct nvme_sqe *nvme_cmd;
+	/* The allocation iov[0] lies in, for backends that register memory with the kernel
+	 * (io_uring fixed buffers): a nonzero key names one allocation for good, never a later
+	 * one at the same address. 0: unknown (nothing is registered). */
+	uint64_t mem_key;
+	void *mem_base;
+	uint32_t mem_len;
 	/* Backend-private scratch, so that backends need no per-I/O allocation. */
 	uint64_t priv[4];
+};
+
+/* What Identify reports of a bdev that is an NVMe namespace (passthrough): the device's own
+ * values where they differ from what nvfab emulates. */
+struct bdev_nvme_info {
+	uint8_t dlfeat;  /* Identify Namespace DLFEAT */
+	uint16_t oncs;   /* Identify Controller ONCS of the device's controller */
 };
 
 struct bdev_ops {
@@ -75,6 +100,9 @@ struct bdev {
 	uint32_t phys_block_size;       /* bytes; 0: the same as block_size */
 	uint32_t optimal_io_boundary;   /* blocks; 0: none */
 	bool write_cache;       /* volatile write cache present (file without O_DIRECT/O_DSYNC) */
+	/* Non-NULL: an NVMe namespace that executes BDEV_IO_NVME commands itself and completes
+	 * every I/O with the device's own NVMe status. */
+	const struct bdev_nvme_info *nvme;
 	const struct bdev_ops *ops;
 	void *ctx;              /* backend state */
 	int claims;             /* namespaces using it; a claimed bdev is not deleted silently */
@@ -111,6 +139,10 @@ int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
  * supports it; otherwise buffered I/O with a volatile write cache (Flush = fdatasync). */
 int bdev_file_create(const char *name, const char *path, uint32_t block_size,
 		     const char *uuid, struct bdev **out);
+/* An NVMe namespace through its generic character device (/dev/ngXnY), NVMe commands sent
+ * with io_uring passthrough (Linux 5.19+). Geometry from the device's Identify Namespace. */
+int bdev_passthru_create(const char *name, const char *path, bool conserve_cpu,
+			 const char *uuid, struct bdev **out);
 
 /* ---- I/O ---- */
 static inline struct bdev_channel *bdev_channel_create(struct bdev *bdev, struct evloop *loop)

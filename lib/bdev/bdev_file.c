@@ -83,6 +83,10 @@ static void bdev_file_dump_config(struct bdev *bdev, void *json_params)
 		json_object_object_add(o, "readonly", json_object_new_boolean(0));
 		json_object_object_add(o, "fallocate", json_object_new_boolean(0));
 	}
+	if (f->flavor == BDEV_FILE_XNVME) {
+		json_object_object_add(o, "io_mechanism", json_object_new_string(f->io_mechanism));
+		json_object_object_add(o, "conserve_cpu", json_object_new_boolean(f->conserve_cpu));
+	}
 }
 
 static const struct bdev_ops bdev_file_uring_ops = {
@@ -107,9 +111,34 @@ static const struct bdev_ops bdev_file_aio_ops = {
 	.dump_config = bdev_file_dump_config,
 };
 
+static const struct bdev_ops bdev_file_xnvme_ops = {
+	.product_name = "xNVMe bdev",
+	.driver_name = "xnvme",
+	.channel_create = bdev_file_channel_create,
+	.channel_destroy = bdev_file_channel_destroy,
+	.submit = bdev_file_submit,
+	.map = NULL,
+	.destroy = bdev_file_destroy,
+	.dump_config = bdev_file_dump_config,
+};
+
+static const struct bdev_ops *bdev_file_ops_of(enum bdev_file_flavor flavor)
+{
+	switch (flavor) {
+	case BDEV_FILE_AIO:
+		return &bdev_file_aio_ops;
+	case BDEV_FILE_XNVME:
+		return &bdev_file_xnvme_ops;
+	case BDEV_FILE_URING:
+		break;
+	}
+	return &bdev_file_uring_ops;
+}
+
 const struct bdev_file *bdev_file_get(const struct bdev *bdev)
 {
-	if (bdev->ops != &bdev_file_uring_ops && bdev->ops != &bdev_file_aio_ops)
+	if (bdev->ops != &bdev_file_uring_ops && bdev->ops != &bdev_file_aio_ops &&
+	    bdev->ops != &bdev_file_xnvme_ops)
 		return NULL;
 	return bdev->ctx;
 }
@@ -288,8 +317,7 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 		goto fail;
 	}
 	rc = bdev_init_and_register(&f->bdev, name, uuid, size / block_size, block_size,
-				    flavor == BDEV_FILE_AIO ? &bdev_file_aio_ops :
-							      &bdev_file_uring_ops, f);
+				    bdev_file_ops_of(flavor), f);
 	if (rc) {
 		bdev_file_zeros_put();
 		goto fail;

@@ -18,6 +18,9 @@
 enum bdev_file_flavor {
 	BDEV_FILE_URING, /* "URING bdev", driver "uring" */
 	BDEV_FILE_AIO,   /* "AIO disk", driver "aio" */
+	/* "xNVMe bdev", driver "xnvme": bdev_xnvme_create with io_mechanism io_uring or libaio
+	 * (io_uring_cmd is the passthrough backend, bdev_passthru.h). */
+	BDEV_FILE_XNVME,
 };
 
 struct bdev_file {
@@ -26,6 +29,8 @@ struct bdev_file {
 	enum bdev_file_flavor flavor;
 	bool is_blkdev;
 	bool block_size_override; /* the creator gave block_size (saved back in the config) */
+	char io_mechanism[16];    /* BDEV_FILE_XNVME: as created, for save_config */
+	bool conserve_cpu;        /* BDEV_FILE_XNVME: SPDK's knob, only saved */
 	int fd;                   /* buffered; always open */
 	int fd_direct;            /* O_DIRECT, or -1 when the file system refuses it */
 	uint32_t dio_align;       /* alignment of memory, offset and length fd_direct needs */

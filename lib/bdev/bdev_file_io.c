@@ -265,6 +265,8 @@ static void bdev_file_issue(struct bdev_file_channel *ch, struct bdev_io *io)
 	case BDEV_IO_UNMAP:
 		bdev_file_prep_zero(ch->file, io, sqe);
 		break;
+	case BDEV_IO_NVME: /* refused by bdev_io_check */
+		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
 	ch->inflight++;
@@ -397,6 +399,8 @@ static void bdev_file_complete(struct bdev_file_channel *ch, struct bdev_io *io,
 	case BDEV_IO_WRITE_ZEROES:
 	case BDEV_IO_UNMAP:
 		bdev_file_zeroed(ch, io, res);
+		break;
+	case BDEV_IO_NVME:
 		break;
 	}
 }

@@ -39,6 +39,8 @@ int bdev_io_check(const struct bdev *bdev, const struct bdev_io *io)
 		return bdev_io_check_range(bdev, io);
 	case BDEV_IO_FLUSH:
 		return 0;
+	case BDEV_IO_NVME:
+		return bdev->nvme ? 0 : -EOPNOTSUPP; /* checked by the backend that takes them */
 	}
 	return -EINVAL;
 }

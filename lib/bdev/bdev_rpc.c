@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -19,6 +20,7 @@
 #include "bdev/bdev.h"
 #include "bdev/bdev_file.h"
 #include "bdev/bdev_internal.h"
+#include "bdev/bdev_passthru.h"
 #include "rpc/rpc.h"
 
 #define BDEV_RPC_NAME_SIZE sizeof(((struct bdev *)0)->name)
@@ -206,6 +208,60 @@ static void bdev_rpc_aio_create(struct rpc_request *req, struct json_object *par
 	bdev_rpc_file_create(req, params, BDEV_FILE_AIO);
 }
 
+/* ---- bdev_xnvme_create ---- */
+
+struct bdev_rpc_xnvme {
+	char name[BDEV_RPC_NAME_SIZE];
+	char filename[PATH_MAX];
+	char io_mechanism[16];
+	bool conserve_cpu;
+};
+
+static const struct rpc_param bdev_rpc_xnvme_params[] = {
+	BDEV_RPC_STR(name, struct bdev_rpc_xnvme, false, 0),
+	BDEV_RPC_STR(filename, struct bdev_rpc_xnvme, false, 0),
+	BDEV_RPC_STR(io_mechanism, struct bdev_rpc_xnvme, false, 0),
+	BDEV_RPC_NUM(conserve_cpu, RPC_PARAM_BOOL, struct bdev_rpc_xnvme, true),
+};
+
+/*
+ * SPDK's xNVMe bdev: io_uring_cmd is NVMe passthrough on a generic device (/dev/ngXnY);
+ * io_uring and libaio are block I/O on a file or block device, which the file backend does
+ * (through io_uring in both cases).
+ */
+static void bdev_rpc_xnvme_create(struct rpc_request *req, struct json_object *params)
+{
+	struct bdev_rpc_xnvme p = {{0}};
+	struct bdev *bdev;
+	int rc;
+
+	if (rpc_decode_params(req, params, bdev_rpc_xnvme_params,
+			      sizeof(bdev_rpc_xnvme_params) / sizeof(bdev_rpc_xnvme_params[0]), &p))
+		return;
+	if (strcmp(p.io_mechanism, "io_uring_cmd") == 0) {
+		rc = bdev_passthru_create(p.name, p.filename, p.conserve_cpu, NULL, &bdev);
+	} else if (strcmp(p.io_mechanism, "io_uring") == 0 ||
+		   strcmp(p.io_mechanism, "libaio") == 0) {
+		rc = bdev_file_create_flavor(p.name, p.filename, 0, NULL, BDEV_FILE_XNVME, &bdev);
+		if (rc == 0) {
+			struct bdev_file *f = bdev->ctx;
+
+			snprintf(f->io_mechanism, sizeof(f->io_mechanism), "%s", p.io_mechanism);
+			f->conserve_cpu = p.conserve_cpu;
+		}
+	} else {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'io_mechanism': '%s' is not one of io_uring_cmd "
+				"(NVMe passthrough on /dev/ngXnY), io_uring, libaio", p.io_mechanism);
+		return;
+	}
+	if (rc) {
+		bdev_rpc_reply_create_error(req, rc);
+		return;
+	}
+	rpc_reply(req, json_object_new_string(bdev->name));
+}
+
 /* ---- bdev_*_delete ---- */
 
 struct bdev_rpc_delete {
@@ -262,6 +318,11 @@ static void bdev_rpc_uring_delete(struct rpc_request *req, struct json_object *p
 static void bdev_rpc_aio_delete(struct rpc_request *req, struct json_object *params)
 {
 	bdev_rpc_delete(req, params, "aio");
+}
+
+static void bdev_rpc_xnvme_delete(struct rpc_request *req, struct json_object *params)
+{
+	bdev_rpc_delete(req, params, "xnvme");
 }
 
 /* ---- bdev_get_bdevs ---- */
@@ -390,10 +451,23 @@ static struct json_object *bdev_rpc_config_call(const char *method, struct json_
 static struct json_object *bdev_rpc_config_of(struct bdev *bdev)
 {
 	const struct bdev_file *f = bdev_file_get(bdev);
+	const struct bdev_passthru *pt = bdev_passthru_get(bdev);
 	const char *driver = bdev->ops->driver_name;
 	struct json_object *params;
 	const char *method;
 
+	if (pt || (f && f->flavor == BDEV_FILE_XNVME)) {
+		/* As SPDK saves it: no UUID or block size, both come from the device again. */
+		params = json_object_new_object();
+		json_object_object_add(params, "name", json_object_new_string(bdev->name));
+		json_object_object_add(params, "filename",
+				       json_object_new_string(pt ? pt->path : f->path));
+		json_object_object_add(params, "io_mechanism",
+				       json_object_new_string(pt ? "io_uring_cmd" : f->io_mechanism));
+		json_object_object_add(params, "conserve_cpu",
+				       json_object_new_boolean(pt ? pt->conserve_cpu : f->conserve_cpu));
+		return bdev_rpc_config_call("bdev_xnvme_create", params);
+	}
 	if (f)
 		method = f->flavor == BDEV_FILE_AIO ? "bdev_aio_create" : "bdev_uring_create";
 	else if (strcmp(driver, "malloc") == 0)
@@ -446,6 +520,8 @@ void bdev_rpc_register(void)
 	rpc_register_method("bdev_uring_delete", bdev_rpc_uring_delete);
 	rpc_register_method("bdev_aio_create", bdev_rpc_aio_create);
 	rpc_register_method("bdev_aio_delete", bdev_rpc_aio_delete);
+	rpc_register_method("bdev_xnvme_create", bdev_rpc_xnvme_create);
+	rpc_register_method("bdev_xnvme_delete", bdev_rpc_xnvme_delete);
 	rpc_register_method("bdev_get_bdevs", bdev_rpc_get_bdevs);
 	rpc_register_method("bdev_wait_for_examine", bdev_rpc_wait_for_examine);
 	rpc_register_config_writer("bdev", bdev_rpc_write_config);

@@ -376,9 +376,9 @@ static int identify_namespaces(struct nvfab_ctrlr *ctrlr, struct nvfab_error *er
 			continue;
 		}
 		if (rc) {
+			host_error_set(err, rc, 0, "Identify Namespace %u: %s", list[i], strerror(-rc));
 			free(id);
 			free(list);
-			host_error_set(err, rc, 0, "Identify Namespace %u: %s", list[i], strerror(-rc));
 			return rc;
 		}
 		ns = &ctrlr->ns[ctrlr->num_ns++];

@@ -102,7 +102,8 @@ static void identify_ns(struct tgt_ns *ns, struct nvme_id_ns *id)
 	id->flbas = 0;
 	id->lbaf[0].ds = ds;
 	id->nmic = 1;                /* may be attached to several controllers */
-	id->dlfeat = 0x1 | 0x8;      /* deallocated blocks read as zeros; Write Zeroes may deallocate */
+	/* Emulated: deallocated blocks read as zeros, Write Zeroes may deallocate. A device's own. */
+	id->dlfeat = b->nvme ? b->nvme->dlfeat : 0x1 | 0x8;
 	id->noiob = (uint16_t)b->optimal_io_boundary;
 	if (b->phys_block_size > b->block_size) {
 		/* The physical block: writes and deallocations of whole ones perform best

@@ -2,6 +2,10 @@
  * I/O commands onto bdevs, on the reactor that owns the queue pair: Read, Write (FUA), Flush,
  * Write Zeroes, Dataset Management (deallocate) and Compare. No locks and no allocation: the
  * request carries its bdev_io, and buffers are grow-only per request slot.
+ *
+ * A bdev that is an NVMe namespace (bdev.nvme: passthrough) gets the same commands as they
+ * came, to execute with the device's own semantics and status; nvfab only checks what keeps
+ * its memory safe (the data length the command implies against the buffer it has).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,8 +24,11 @@
 /* struct nvme_dsm_range (cattr, nlb, slba) comes from libnvme. */
 _Static_assert(sizeof(struct nvme_dsm_range) == 16, "DSM range is 16 bytes");
 
+/* A bdev status (bdev_io_cb) as the NVMe status field: a device's own is passed on as is. */
 static uint16_t io_errno_status(int status)
 {
+	if (status > 0)
+		return (uint16_t)status;
 	switch (status) {
 	case 0: return 0;
 	case -EILSEQ: return NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED);
@@ -44,7 +51,7 @@ static void io_rw_done(struct bdev_io *bio, int status)
 	struct tgt_req *req = bio->cb_arg;
 	uint16_t st = io_errno_status(status);
 
-	if (status && bio->type == BDEV_IO_READ)
+	if (status < 0 && bio->type == BDEV_IO_READ)
 		st = NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_READ_ERROR);
 	io_finish(req, st);
 }
@@ -97,6 +104,7 @@ static void io_submit_rw(struct tgt_req *req, enum bdev_io_type type, uint64_t s
 	req->bio.num_blocks = nlb;
 	req->bio.iov = iov;
 	req->bio.iovcnt = iovcnt;
+	req->bio.mem_key = 0;
 	req->bio.cb = cb;
 	if (io_submit(req))
 		io_finish(req, STATUS_INTERNAL);
@@ -251,6 +259,102 @@ static void io_dsm(struct tgt_req *req)
 	io_dsm_next(req);
 }
 
+/* ---- NVMe namespaces (passthrough): the device executes the command ---- */
+
+static bool io_nvme_handles(uint8_t opc)
+{
+	switch (opc) {
+	case nvme_cmd_read:
+	case nvme_cmd_write:
+	case nvme_cmd_compare:
+	case nvme_cmd_flush:
+	case nvme_cmd_write_zeroes:
+	case nvme_cmd_dsm:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void io_nvme_done(struct bdev_io *bio, int status)
+{
+	io_finish(bio->cb_arg, io_errno_status(status));
+}
+
+/* The bytes the device will move for the command: its buffer must hold exactly that (a
+ * longer one for DSM, of which only the ranges go). */
+static uint16_t io_nvme_check_data(struct tgt_req *req, bool *to_host, uint32_t *need)
+{
+	const struct nvme_sqe *cmd = &req->cmd;
+	uint32_t bs = req->ns->bdev->block_size;
+
+	*to_host = cmd->opc == nvme_cmd_read;
+	switch (cmd->opc) {
+	case nvme_cmd_read:
+	case nvme_cmd_write:
+	case nvme_cmd_compare:
+		/* NLB + 1 <= 65536 blocks of <= 64 KiB: 4 GiB at most, checked against data_len. */
+		if ((uint64_t)((cmd->cdw12 & 0xffff) + 1) * bs != req->data_len)
+			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR;
+		*need = req->data_len;
+		break;
+	case nvme_cmd_dsm:
+		*need = ((cmd->cdw10 & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+		if (req->data_len < *need)
+			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR;
+		break;
+	default:
+		*need = 0;
+		if (req->data_len)
+			return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR;
+		break;
+	}
+	if (*need && req->data_to_host != *to_host)
+		return STATUS_INVALID_FIELD;
+	return 0;
+}
+
+static void io_nvme(struct tgt_req *req)
+{
+	struct tgt_qpair *qp = req->qp;
+	uint32_t need = 0;
+	bool to_host = false;
+	uint16_t st = io_nvme_check_data(req, &to_host, &need);
+
+	if (st) {
+		io_finish(req, st);
+		return;
+	}
+	if (req->cmd.opc == nvme_cmd_read) {
+		qp->stats.reads++;
+		qp->stats.read_bytes += need;
+	} else if (req->cmd.opc == nvme_cmd_write) {
+		qp->stats.writes++;
+		qp->stats.write_bytes += need;
+	} else {
+		qp->stats.other++;
+	}
+	if (to_host && tgt_req_alloc_buf(req, need)) {
+		io_finish(req, STATUS_INTERNAL);
+		return;
+	}
+	req->bio.type = BDEV_IO_NVME;
+	req->bio.nvme_cmd = &req->cmd;
+	req->bio.offset_blocks = req->bio.num_blocks = 0;
+	req->bio.fua = false;
+	req->bio.iov = req->iov;
+	req->bio.iovcnt = need ? 1 : 0;
+	if (need)
+		req->iov[0].iov_len = need; /* DSM: the ranges, not the rest of a longer buffer */
+	/* Data always lies in the request's own buffer (received, in-capsule or for reading). */
+	req->bio.mem_key = req->buf_key;
+	req->bio.mem_base = req->buf;
+	req->bio.mem_len = req->buf_size;
+	req->bio.cb = io_nvme_done;
+	if (io_submit(req))
+		io_finish(req, STATUS_INTERNAL);
+}
+
 static void io_flush_all_next(struct tgt_req *req);
 
 static void io_flush_all_done(struct bdev_io *bio, int status)
@@ -322,6 +426,10 @@ void tgt_io_execute(struct tgt_req *req)
 		return;
 	}
 	req->rch->inflight++; /* until tgt_req_release() */
+	if (ns->bdev->nvme && io_nvme_handles(req->cmd.opc)) {
+		io_nvme(req);
+		return;
+	}
 	switch (req->cmd.opc) {
 	case nvme_cmd_read:
 		io_read(req);

@@ -7,6 +7,10 @@
 #include "target/target.h"
 #include "util/log.h"
 
+/* Allocation names for backends that register memory with the kernel: never reused, so that
+ * a new buffer at a freed one's address is never mistaken for it. */
+static _Atomic uint64_t tgt_buf_keys;
+
 int tgt_req_alloc_buf(struct tgt_req *req, uint32_t len)
 {
 	if (req->buf_size < len) {
@@ -19,6 +23,7 @@ int tgt_req_alloc_buf(struct tgt_req *req, uint32_t len)
 		free(req->buf);
 		req->buf = buf;
 		req->buf_size = size;
+		req->buf_key = atomic_fetch_add_explicit(&tgt_buf_keys, 1, memory_order_relaxed) + 1;
 	}
 	req->iov[0].iov_base = req->buf;
 	req->iov[0].iov_len = len;

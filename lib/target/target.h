@@ -212,6 +212,7 @@ struct tgt_req {
 	bool data_to_host;              /* read-like: controller -> host */
 	void *buf;
 	uint32_t buf_size;
+	uint64_t buf_key;               /* names buf's allocation for good (bdev_io.mem_key) */
 	struct iovec iov[1];
 	int iovcnt;
 	struct bdev_io bio;

@@ -177,3 +177,25 @@ ensure_tshark() {
           --no-install-recommends tshark >/dev/null; } || return 1
     command -v tshark >/dev/null && command -v dumpcap >/dev/null
 }
+
+# nvfab_bundle BUILD OUT.tar: nvfabd and nvfab of BUILD with every shared
+# library they load on this machine (ldd: libc and the loader included, and
+# libasan/libubsan for a sanitizer build), for a guest that runs them (its
+# initramfs has only Debian's busybox userland). Layout inside the archive:
+# opt/nvfab/{bin,lib}; run a binary there as
+#   /opt/nvfab/lib/ld-linux-x86-64.so.2 --library-path /opt/nvfab/lib /opt/nvfab/bin/X
+# so that no library of the guest's own is mixed in.
+nvfab_bundle() {
+    local build=$1 out=$2 stage bin lib
+    stage=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-bundle.XXXXXX")
+    mkdir -p "$stage/opt/nvfab/bin" "$stage/opt/nvfab/lib"
+    for bin in "$build/apps/nvfabd" "$build/apps/nvfab/nvfab"; do
+        [[ -x $bin ]] || { ilog "nvfab_bundle: no $bin"; rm -rf "$stage"; return 1; }
+        cp "$bin" "$stage/opt/nvfab/bin/"
+        while read -r lib; do
+            cp -L "$lib" "$stage/opt/nvfab/lib/"
+        done < <(ldd "$bin" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u)
+    done
+    tar -C "$stage" -cf "$out" opt
+    rm -rf "$stage"
+}

@@ -7,7 +7,7 @@
 #   `make test` runs it through scripts/run-tests.sh with build-test (ASan +
 #   UBSan), `make interop` with build. nvfabd and nvfab come from BUILD_DIR.
 # env:
-#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire aarch64"  parts to run
+#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire passthru aarch64"  parts to run
 #   NVFAB_INTEROP_KEEP=1    keep the work dir (captures, logs) even on success
 #   NVFAB_INTEROP_PART_TIMEOUT=240   bound for each guest part
 #
@@ -16,6 +16,8 @@
 #   nvfab-host        part 2: nvfab -> kernel target (guest)  (nvfab-host.sh)
 #   wire-kernel-host  part 3: tshark + protocol checks of part 1's capture
 #   wire-nvfab-host   part 3: the same for part 2's capture   (wire-check.sh)
+#   passthru          part 6: nvfabd in the guest, NVMe passthrough on qemu's
+#                     emulated SSD (passthru.sh + guest/passthru.sh)
 #   aarch64           part 4: cross build, unit tests and a loopback session
 #                     under qemu-aarch64 (scripts/cross-aarch64.sh --native)
 # The last line is "interop: N passed, N failed"; the exit status is 0 only
@@ -25,7 +27,7 @@ set -uo pipefail
 cd "$REPO" || exit 1
 
 BUILD=${1:-build}
-PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire aarch64}
+PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire passthru aarch64}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-interop.XXXXXX")
 T0=$EPOCHREALTIME
 passed=0 failed=0 failures=()
@@ -69,6 +71,9 @@ if want wire; then
         --expect-ioccsz $(((8192 + 64) / 16)) --require-digests
     want nvfab-host && part wire-nvfab-host "$INTEROP_DIR/wire-check.sh" "$WORK/nvfab-host.pcapng" \
         --require-digests
+fi
+if want passthru; then
+    part passthru "$INTEROP_DIR/passthru.sh" "$BUILD"
 fi
 if want aarch64; then
     part aarch64 "$REPO/scripts/cross-aarch64.sh" --native "$BUILD"

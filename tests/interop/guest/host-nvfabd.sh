@@ -142,33 +142,11 @@ raw_io() {
 }
 
 fs_write() {   # fs_write NSID: mkfs.ext4, files, checksums, sync, umount
-    d=$(dev "$1")
-    mkfs.ext4 -q -F "$d"
-    mkdir -p "$MNT"
-    mount -t ext4 "$d" "$MNT"
-    dd if=/dev/urandom of="$MNT/big.bin" bs=64k count=48 2>/dev/null
-    mkdir "$MNT/dir"
-    i=0
-    while [ $i -lt 20 ]; do
-        dd if=/dev/urandom of="$MNT/dir/small$i" bs=$((512 + i * 700)) count=1 2>/dev/null
-        i=$((i + 1))
-    done
-    (cd "$MNT" && find . -type f | sort | xargs sha256sum) > "$STATE.ns$1.sha256"
-    cat "$STATE.ns$1.sha256" | head -n 3
-    sync
-    umount "$MNT"
+    ext4_write "$(dev "$1")" "$MNT" "$STATE.ns$1.sha256"
 }
 
 fs_verify() {  # fs_verify NSID: fsck, remount, compare checksums
-    d=$(dev "$1")
-    # Drop caches so the verify really reads over NVMe/TCP.
-    echo 3 > /proc/sys/vm/drop_caches
-    e2fsck -fn "$d"
-    mkdir -p "$MNT"
-    mount -t ext4 "$d" "$MNT"
-    (cd "$MNT" && sha256sum -c "$STATE.ns$1.sha256" | tail -n 2)
-    (cd "$MNT" && sha256sum -c -s "$STATE.ns$1.sha256")
-    umount "$MNT"
+    ext4_verify "$(dev "$1")" "$MNT" "$STATE.ns$1.sha256"
 }
 
 disconnect() {

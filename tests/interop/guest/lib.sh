@@ -149,3 +149,35 @@ nvme_ctrl_gone() {
     done
     return 1
 }
+
+# ext4_write DEV MNT SUMS  - mkfs.ext4 on DEV, mount it on MNT, write a 3 MiB
+# file and 20 small ones of odd sizes, record their sha256 in SUMS, sync,
+# umount.
+ext4_write() {
+    mkfs.ext4 -q -F "$1"
+    mkdir -p "$2"
+    mount -t ext4 "$1" "$2"
+    dd if=/dev/urandom of="$2/big.bin" bs=64k count=48 2>/dev/null
+    mkdir "$2/dir"
+    _i=0
+    while [ $_i -lt 20 ]; do
+        dd if=/dev/urandom of="$2/dir/small$_i" bs=$((512 + _i * 700)) count=1 2>/dev/null
+        _i=$((_i + 1))
+    done
+    (cd "$2" && find . -type f | sort | xargs sha256sum) > "$3"
+    head -n 3 "$3"
+    sync
+    umount "$2"
+}
+
+# ext4_verify DEV MNT SUMS  - drop caches (so that reads go to the device),
+# e2fsck -fn, remount, check every file against SUMS, umount.
+ext4_verify() {
+    echo 3 > /proc/sys/vm/drop_caches
+    e2fsck -fn "$1"
+    mkdir -p "$2"
+    mount -t ext4 "$1" "$2"
+    (cd "$2" && sha256sum -c "$3" | tail -n 2)
+    (cd "$2" && sha256sum -c -s "$3")
+    umount "$2"
+}

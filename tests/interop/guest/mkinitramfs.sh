@@ -52,8 +52,9 @@ MODDIR=lib/modules/$KVER
 #   crc32c_generic: nvme-tcp digests and ext4 metadata csums ask the crypto API
 #     for "crc32c"; with no modprobe aliases around, it must already be loaded.
 #   loop: lets tests use a block-device (bdev) backed nvmet namespace.
+#   nvme: the PCIe driver, for qemu's emulated NVMe SSD (run-guest.sh --nvme).
 MODULES=(virtio_pci virtio_net configfs crc32c_generic
-         nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp ext4 loop)
+         nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp ext4 loop nvme)
 # shellcheck disable=SC2206
 MODULES+=(${NVFAB_INTEROP_EXTRA_MODULES:-})
 # Included but NOT loaded at boot; load on demand with busybox modprobe, which

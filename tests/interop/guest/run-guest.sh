@@ -23,6 +23,9 @@
 #       --smp N          vCPUs (default 2: nvmet + host in one guest like it)
 #       --mem MB         guest RAM (default 1024)
 #       --append ARGS    extra kernel command line (e.g. "loglevel=7")
+#       --nvme IMG[:LBS] an emulated NVMe SSD (qemu's nvme controller, one
+#                        namespace on raw image IMG, logical blocks of LBS
+#                        bytes, default 512): /dev/nvme0n1 and /dev/ng0n1
 # env: NVFAB_INTEROP_CACHE, NVFAB_INTEROP_TIMEOUT (default for -t),
 #      NVFAB_INTEROP_KEEP_LOGS=1 (keep logs of passing runs too).
 #      (NVFAB_INTEROP_PORT is deliberately NOT read: it is what --exec commands
@@ -54,11 +57,12 @@ QUIET=0
 SMP=2
 MEM=1024
 APPEND=""
+NVME=""
 ENVS=()
 FILES=()
 SCRIPT=""
 
-usage() { sed -n '2,40p' "$0" >&2; exit 2; }
+usage() { sed -n '2,43p' "$0" >&2; exit 2; }
 while (($#)); do
     case "$1" in
         -p|--port) PORT=$2; shift 2 ;;
@@ -72,6 +76,7 @@ while (($#)); do
         --smp) SMP=$2; shift 2 ;;
         --mem) MEM=$2; shift 2 ;;
         --append) APPEND=$2; shift 2 ;;
+        --nvme) NVME=$2; shift 2 ;;
         -h|--help) usage ;;
         -*) echo "run-guest: unknown option $1" >&2; usage ;;
         *) [[ -z "$SCRIPT" ]] || usage; SCRIPT=$1; shift ;;
@@ -174,6 +179,18 @@ pick_port() {
 # ends qemu at once instead of looping. ipv6=off: slirp need not answer RS.
 # romfile=: no iPXE option ROM needed (we boot with -kernel).
 # Kernel: quiet keeps the console to warnings so the markers stay readable.
+NVME_ARGS=()
+if [[ -n "$NVME" ]]; then
+    nvme_img=${NVME%%:*} nvme_lbs=512
+    [[ "$NVME" == *:* ]] && nvme_lbs=${NVME#*:}
+    [[ -f "$nvme_img" ]] || { say "no such NVMe image: $nvme_img"; exit 2; }
+    [[ "$nvme_lbs" =~ ^(512|4096)$ ]] || { say "--nvme: block size must be 512 or 4096"; exit 2; }
+    # cache=none would need O_DIRECT on the image's file system; writeback is what
+    # an SSD's volatile cache looks like (the controller reports VWC).
+    NVME_ARGS=(-drive "file=$nvme_img,if=none,id=nvm0,format=raw,cache=writeback"
+               -device "nvme,serial=nvfab-pt0,drive=nvm0,logical_block_size=$nvme_lbs,physical_block_size=$nvme_lbs")
+fi
+
 start_qemu() {
     local net=user,id=n0,ipv6=off
     [[ -n "$PORT" ]] && net+=",hostfwd=tcp:127.0.0.1:${PORT}-:4420"
@@ -185,6 +202,7 @@ start_qemu() {
         -kernel "$KERNEL" -initrd "$WORK/initrd.img" \
         -append "console=ttyS0 quiet panic=-1 $APPEND" \
         -netdev "$net" -device virtio-net-pci,netdev=n0,romfile= \
+        "${NVME_ARGS[@]}" \
         </dev/null >"$WORK/qemu.out" 2>&1 &
     QPID=$!
 }

@@ -479,6 +479,31 @@ static void test_file_create_errors(void **state)
 	assert_int_equal(bdev_file_create_flavor("a", odd, 0, NULL, BDEV_FILE_AIO, &bdev), 0);
 	assert_string_equal(bdev->ops->product_name, "AIO disk");
 	assert_string_equal(bdev->ops->driver_name, "aio");
+	assert_int_equal(bdev_file_create_flavor("x", odd, 0, NULL, BDEV_FILE_XNVME, &bdev), 0);
+	assert_string_equal(bdev->ops->driver_name, "xnvme");
+	assert_non_null(bdev_file_get(bdev));
+}
+
+/* NVMe passthrough needs an NVMe namespace's generic device; nothing else gets half-created.
+ * (The data path runs on qemu's emulated SSD: tests/interop/passthru.sh.) */
+static void test_passthru_create_errors(void **state)
+{
+	char plain[320];
+	struct bdev *bdev = NULL;
+
+	(void)state;
+	snprintf(plain, sizeof(plain), "%s/odd", fx.dir); /* teardown removes it */
+	make_file(plain, 8192);
+	assert_int_equal(bdev_passthru_create("p", plain, false, NULL, &bdev), -EINVAL);
+	assert_non_null(strstr(bdev_create_errmsg(), "not an NVMe generic character device"));
+	assert_int_equal(bdev_passthru_create("p", "/dev/null", false, NULL, &bdev), -EINVAL);
+	assert_non_null(strstr(bdev_create_errmsg(), "not an NVMe namespace's generic device"));
+	assert_int_equal(bdev_passthru_create("p", "/nonexistent/ng0n1", false, NULL, &bdev),
+			 -ENOENT);
+	assert_non_null(strstr(bdev_create_errmsg(), "/nonexistent/ng0n1"));
+	assert_int_equal(bdev_passthru_create("p", "", false, NULL, &bdev), -EINVAL);
+	assert_int_equal(bdev_passthru_create("", plain, false, NULL, &bdev), -EINVAL);
+	assert_null(bdev_first());
 }
 
 static void test_file_bad_io(void **state)
@@ -545,6 +570,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_create_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_bad_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passthru_create_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,6 +150,9 @@ static void test_malloc_bad_io(void **state)
 	assert_int_equal(tio_submit(ch, &t, BDEV_IO_READ, 0, 2, NULL, 1, false), -EINVAL);
 	t.io.type = (enum bdev_io_type)42;
 	assert_int_equal(bdev_submit(ch, &t.io), -EINVAL);
+	/* NVMe commands are for NVMe namespaces (passthrough) only. */
+	assert_null(bdev->nvme);
+	assert_int_equal(tio_submit(ch, &t, BDEV_IO_NVME, 0, 0, &iov, 1, false), -EOPNOTSUPP);
 	assert_int_equal(t.completions, 0);
 	bdev_channel_destroy(ch);
 }

@@ -242,7 +242,7 @@ int bdev_passthru_create(const char *name, const char *path, bool conserve_cpu,
 	if (!rc)
 		rc = bdev_check_geometry(name, nsze, block_size);
 	if (!rc)
-		rc = bdev_passthru_probe(p);
+		rc = bdev_passthru_probe(p, name);
 	if (rc)
 		goto fail;
 	p->bdev.block_size = block_size;

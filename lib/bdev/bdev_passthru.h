@@ -43,6 +43,6 @@ int bdev_passthru_submit(struct bdev_channel *ch, struct bdev_io *io);
  * registered buffers for it, is found before the bdev exists. Returns 0 or -errno with a
  * message logged through bdev_create_fail; sets no_fixed_buffers.
  */
-int bdev_passthru_probe(struct bdev_passthru *p);
+int bdev_passthru_probe(struct bdev_passthru *p, const char *name);
 
 #endif

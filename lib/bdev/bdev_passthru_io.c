@@ -592,9 +592,8 @@ static int pt_probe_read(struct bdev_passthru *p, struct io_uring *ring, void *b
 	return rc;
 }
 
-int bdev_passthru_probe(struct bdev_passthru *p)
+int bdev_passthru_probe(struct bdev_passthru *p, const char *name)
 {
-	const char *name = p->bdev.name[0] ? p->bdev.name : p->path;
 	struct io_uring ring;
 	void *buf = NULL;
 	struct iovec region;

@@ -136,7 +136,8 @@ int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
 		     const char *uuid, struct bdev **out);
 /* A regular file or a block device, asynchronous through io_uring. block_size 0 = detect
  * (logical block size of a block device, 512 for a file). O_DIRECT is used when the file system
- * supports it; otherwise buffered I/O with a volatile write cache (Flush = fdatasync). */
+ * supports it; otherwise buffered I/O with a volatile write cache (Flush = fdatasync). A file
+ * on tmpfs or ramfs is read and written synchronously (a memory copy that never waits). */
 int bdev_file_create(const char *name, const char *path, uint32_t block_size,
 		     const char *uuid, struct bdev **out);
 /* An NVMe namespace through its generic character device (/dev/ngXnY), NVMe commands sent

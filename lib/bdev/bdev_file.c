@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -258,6 +260,16 @@ static void bdev_file_open_direct(struct bdev_file *f, const char *name)
 	f->dio_align = align;
 }
 
+/* A regular file whose data lives in memory only: its I/O is a copy, never a wait. */
+static bool bdev_file_memory_backed(const struct bdev_file *f)
+{
+	struct statfs sfs;
+
+	if (f->is_blkdev || fstatfs(f->fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
 int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_size,
 			    const char *uuid, enum bdev_file_flavor flavor, struct bdev **out)
 {
@@ -305,7 +317,10 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 		goto fail;
 	}
 	f->bdev.block_size = block_size;
-	bdev_file_open_direct(f, name);
+	f->inline_io = bdev_file_memory_backed(f);
+	/* (tmpfs takes O_DIRECT since Linux 6.6, as a plain copy: nothing to gain from it.) */
+	if (!f->inline_io)
+		bdev_file_open_direct(f, name);
 	/*
 	 * Reported even with O_DIRECT: unaligned I/O still goes through the page cache, and the
 	 * device below may have a volatile cache of its own. A host that flushes loses nothing.
@@ -323,7 +338,8 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 		goto fail;
 	}
 	log_info("bdev %s: %s %s, %s", name, f->is_blkdev ? "block device" : "file", path,
-		 f->fd_direct >= 0 ? "O_DIRECT" : "buffered");
+		 f->fd_direct >= 0 ? "O_DIRECT" :
+		 f->inline_io ? "in memory (synchronous copies, no io_uring)" : "buffered");
 	if (out)
 		*out = &f->bdev;
 	return 0;

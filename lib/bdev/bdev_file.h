@@ -34,6 +34,11 @@ struct bdev_file {
 	int fd;                   /* buffered; always open */
 	int fd_direct;            /* O_DIRECT, or -1 when the file system refuses it */
 	uint32_t dio_align;       /* alignment of memory, offset and length fd_direct needs */
+	/* A memory-backed file (tmpfs, ramfs): reads, writes and flushes run synchronously in
+	 * the submitting thread. They never wait for a device, and these file systems cannot
+	 * say "would block" (no NOWAIT in Linux 6.1), so io_uring would hand every one of them
+	 * to an io-wq worker thread: a wakeup and a context switch per I/O for a memory copy. */
+	bool inline_io;
 	/* Learned on first use, from any thread's channel: which fallocate modes the file
 	 * system lacks, so that later zeroing goes straight to what works. */
 	atomic_bool no_zero_range;

@@ -1,8 +1,8 @@
 /*
  * Block devices: one asynchronous interface in front of every backend (ram, null, file via
  * io_uring, an NVMe namespace through io_uring passthrough; later a remote namespace through
- * libnvfab). The NVMe target maps namespaces onto
- * bdevs; `nvfab perf --local` drives the same interface for the direct-attached baseline.
+ * libnvfab). The NVMe target maps namespaces onto bdevs; `nvfab perf --local` drives the same
+ * interface for the direct-attached baseline.
  *
  * Threading: the registry (create, delete, lookup) belongs to the control thread. I/O goes
  * through a per-thread channel (struct bdev_channel), so a data reactor never shares backend
@@ -70,7 +70,6 @@ struct bdev_io {
  * values where they differ from what nvfab emulates. */
 struct bdev_nvme_info {
 	uint8_t dlfeat;  /* Identify Namespace DLFEAT */
-	uint16_t oncs;   /* Identify Controller ONCS of the device's controller */
 };
 
 struct bdev_ops {

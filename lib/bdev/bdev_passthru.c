@@ -195,7 +195,6 @@ static int bdev_passthru_learn(struct bdev_passthru *p, const char *name, uint64
 	if ((ns->nsfeat & 0x10) && le16toh(ns->npwg))
 		p->bdev.phys_block_size = (le16toh(ns->npwg) + 1u) * *block_size;
 	p->info.dlfeat = ns->dlfeat;
-	p->info.oncs = le16toh(ctrl->oncs);
 	/* MDTS is in units of the minimum memory page size, at least 4 KiB. */
 	p->max_xfer = ctrl->mdts && ctrl->mdts < 20 ? 4096u << ctrl->mdts : 0;
 	kernel_xfer = bdev_passthru_kernel_xfer(p->path);

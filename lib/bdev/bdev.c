@@ -210,6 +210,15 @@ int bdev_check_name(const char *name)
 	return 0;
 }
 
+int bdev_check_path(const char *name, const char *path, size_t size)
+{
+	if (!path || !path[0])
+		return bdev_create_fail(-EINVAL, "bdev %s: filename: must not be empty", name);
+	if (strlen(path) >= size)
+		return bdev_create_fail(-ENAMETOOLONG, "bdev %s: filename: path too long", name);
+	return 0;
+}
+
 int bdev_check_block_size(const char *name, uint32_t block_size)
 {
 	if (block_size < BDEV_BLOCK_SIZE_MIN || block_size > BDEV_BLOCK_SIZE_MAX ||

@@ -91,38 +91,21 @@ static void bdev_file_dump_config(struct bdev *bdev, void *json_params)
 	}
 }
 
-static const struct bdev_ops bdev_file_uring_ops = {
-	.product_name = "URING bdev",
-	.driver_name = "uring",
-	.channel_create = bdev_file_channel_create,
-	.channel_destroy = bdev_file_channel_destroy,
-	.submit = bdev_file_submit,
-	.map = NULL,
-	.destroy = bdev_file_destroy,
-	.dump_config = bdev_file_dump_config,
-};
+/* One backend, three SPDK method families: only the names differ. */
+#define BDEV_FILE_OPS(product, driver) {                                                   \
+		.product_name = product,                                                   \
+		.driver_name = driver,                                                     \
+		.channel_create = bdev_file_channel_create,                                \
+		.channel_destroy = bdev_file_channel_destroy,                              \
+		.submit = bdev_file_submit,                                                \
+		.map = NULL,                                                               \
+		.destroy = bdev_file_destroy,                                              \
+		.dump_config = bdev_file_dump_config,                                      \
+	}
 
-static const struct bdev_ops bdev_file_aio_ops = {
-	.product_name = "AIO disk",
-	.driver_name = "aio",
-	.channel_create = bdev_file_channel_create,
-	.channel_destroy = bdev_file_channel_destroy,
-	.submit = bdev_file_submit,
-	.map = NULL,
-	.destroy = bdev_file_destroy,
-	.dump_config = bdev_file_dump_config,
-};
-
-static const struct bdev_ops bdev_file_xnvme_ops = {
-	.product_name = "xNVMe bdev",
-	.driver_name = "xnvme",
-	.channel_create = bdev_file_channel_create,
-	.channel_destroy = bdev_file_channel_destroy,
-	.submit = bdev_file_submit,
-	.map = NULL,
-	.destroy = bdev_file_destroy,
-	.dump_config = bdev_file_dump_config,
-};
+static const struct bdev_ops bdev_file_uring_ops = BDEV_FILE_OPS("URING bdev", "uring");
+static const struct bdev_ops bdev_file_aio_ops = BDEV_FILE_OPS("AIO disk", "aio");
+static const struct bdev_ops bdev_file_xnvme_ops = BDEV_FILE_OPS("xNVMe bdev", "xnvme");
 
 static const struct bdev_ops *bdev_file_ops_of(enum bdev_file_flavor flavor)
 {
@@ -279,12 +262,10 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 	int rc;
 
 	rc = bdev_check_name(name);
+	if (!rc)
+		rc = bdev_check_path(name, path, sizeof(f->path));
 	if (rc)
 		return rc;
-	if (!path || !path[0])
-		return bdev_create_fail(-EINVAL, "bdev %s: filename: must not be empty", name);
-	if (strlen(path) >= sizeof(f->path))
-		return bdev_create_fail(-ENAMETOOLONG, "bdev %s: filename: path too long", name);
 	if (block_size && (rc = bdev_check_block_size(name, block_size)))
 		return rc;
 

@@ -1,15 +1,10 @@
 /*
  * File backend, I/O side: one io_uring per channel (so per thread), driven by the channel's
- * event loop in two ways at once:
- *   - a poller reaps completions and flushes prepared SQEs once per loop iteration. Pollers
- *     run before the loop sleeps, so an I/O prepared anywhere in the previous iteration is
- *     submitted before epoll_wait, and batching costs no latency;
- *   - an eventfd registered with the ring wakes an event-driven (sleeping) loop when a
- *     completion arrives.
- * No I/O ever fails for lack of ring room: beyond BDEV_FILE_RING_DEPTH in flight, I/Os wait
- * on a per-channel FIFO linked through bdev_io.priv.
+ * event loop through bdev_ring (a poller batches submissions per loop iteration and reaps
+ * without a system call; an eventfd wakes a sleeping loop). Files in memory (tmpfs) skip the
+ * ring: see bdev_file_inline.
  *
- * bdev_io.priv use: [0] bytes done, [1] wait list link, [2] stage and flags.
+ * bdev_io.priv use: [0] bytes done, [1] the ring's wait list link, [2] stage and flags.
  */
 #include <errno.h>
 #ifdef HAVE_VALGRIND_MEMCHECK_H
@@ -18,7 +13,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -26,14 +20,13 @@
 
 #include "bdev/bdev_file.h"
 #include "bdev/bdev_internal.h"
+#include "bdev/bdev_ring.h"
 #include "util/evloop.h"
 #include "util/log.h"
 
 /* SQ entries per channel; the CQ is twice as large, so capping I/O in flight at this depth
  * means the CQ can never overflow. */
 #define BDEV_FILE_RING_DEPTH 256u
-/* Completions handled per progress call, so that one busy channel cannot starve the loop. */
-#define BDEV_FILE_REAP_BUDGET 256
 /* The io_uring read/write length is 32 bits; longer segments go in pieces. */
 #define BDEV_FILE_MAX_SEG (1u << 30)
 
@@ -50,24 +43,12 @@ enum bdev_file_stage {
 #define BDEV_FILE_FLAG_BUFFERED (1ull << 9) /* O_DIRECT refused it once: page cache only */
 
 #define IO_DONE(io) ((io)->priv[0])
-#define IO_NEXT(io) ((io)->priv[1])
 #define IO_STATE(io) ((io)->priv[2])
 
 struct bdev_file_channel {
 	struct bdev_channel base; /* first: the interface hands us &base */
 	struct bdev_file *file;
-	struct evloop *loop;
-	struct io_uring ring;
-	bool ring_ready;
-	int efd;
-	struct evloop_handler efd_handler;
-	struct evloop_poller poller;
-	unsigned inflight; /* SQEs prepared and not yet completed */
-	struct bdev_io *wait_head, *wait_tail;
-	/* Destroyed, memory not yet released: an eventfd event of this iteration may still be
-	 * dispatched to us after the fd left epoll. */
-	bool dead;
-	struct evloop_deferred free_later;
+	struct bdev_ring ring;
 };
 
 static struct bdev_file_channel *bdev_file_ch(struct bdev_channel *ch)
@@ -86,34 +67,6 @@ void bdev_file_iov_seek(const struct iovec *iov, int iovcnt, uint64_t done, int 
 	}
 	*idx = i;
 	*off = done;
-}
-
-/* ---- wait list (I/O beyond the ring depth) ---- */
-
-static void bdev_file_wait_push(struct bdev_file_channel *ch, struct bdev_io *io, bool head)
-{
-	IO_NEXT(io) = 0;
-	if (!ch->wait_head) {
-		ch->wait_head = ch->wait_tail = io;
-	} else if (head) {
-		IO_NEXT(io) = (uintptr_t)ch->wait_head;
-		ch->wait_head = io;
-	} else {
-		IO_NEXT(ch->wait_tail) = (uintptr_t)io;
-		ch->wait_tail = io;
-	}
-}
-
-static struct bdev_io *bdev_file_wait_pop(struct bdev_file_channel *ch)
-{
-	struct bdev_io *io = ch->wait_head;
-
-	if (io) {
-		ch->wait_head = (struct bdev_io *)(uintptr_t)IO_NEXT(io);
-		if (!ch->wait_head)
-			ch->wait_tail = NULL;
-	}
-	return io;
 }
 
 /* ---- SQE preparation ---- */
@@ -240,19 +193,10 @@ static void bdev_file_prep_zero(struct bdev_file *f, struct bdev_io *io, struct 
 	}
 }
 
-static void bdev_file_issue(struct bdev_file_channel *ch, struct bdev_io *io)
+static void bdev_file_prep(void *ctx, struct bdev_io *io, struct io_uring_sqe *sqe)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ch->ring);
+	struct bdev_file_channel *ch = ctx;
 
-	if (!sqe) {
-		/* Cannot happen while in-flight I/O stays within the depth; be safe anyway. */
-		io_uring_submit(&ch->ring);
-		sqe = io_uring_get_sqe(&ch->ring);
-		if (!sqe) {
-			bdev_file_wait_push(ch, io, true);
-			return;
-		}
-	}
 	switch (io->type) {
 	case BDEV_IO_READ:
 	case BDEV_IO_WRITE:
@@ -268,8 +212,11 @@ static void bdev_file_issue(struct bdev_file_channel *ch, struct bdev_io *io)
 	case BDEV_IO_NVME: /* refused by bdev_io_check */
 		break;
 	}
-	io_uring_sqe_set_data(sqe, io);
-	ch->inflight++;
+}
+
+static void bdev_file_issue(struct bdev_file_channel *ch, struct bdev_io *io)
+{
+	bdev_ring_issue(&ch->ring, io);
 }
 
 static void bdev_file_done(struct bdev_file_channel *ch, struct bdev_io *io, int status);
@@ -331,14 +278,9 @@ int bdev_file_submit(struct bdev_channel *base, struct bdev_io *io)
 				    io->type == BDEV_IO_FLUSH))
 		return bdev_file_inline(ch, io);
 	IO_DONE(io) = 0;
-	IO_NEXT(io) = 0;
 	IO_STATE(io) = io->type == BDEV_IO_WRITE_ZEROES || io->type == BDEV_IO_UNMAP ?
 			       bdev_file_zero_stage(ch->file, io->type) : BDEV_FILE_STAGE_RW;
-	/* Behind waiters, so that queued I/O is not overtaken indefinitely. */
-	if (ch->wait_head || ch->inflight >= BDEV_FILE_RING_DEPTH)
-		bdev_file_wait_push(ch, io, false);
-	else
-		bdev_file_issue(ch, io);
+	bdev_ring_submit(&ch->ring, io);
 	return 0;
 }
 
@@ -432,9 +374,10 @@ static void bdev_file_zeroed(struct bdev_file_channel *ch, struct bdev_io *io, i
 	bdev_file_done(ch, io, res < 0 ? res : 0);
 }
 
-static void bdev_file_complete(struct bdev_file_channel *ch, struct bdev_io *io, int res)
+static void bdev_file_complete(void *ctx, struct bdev_io *io, int res)
 {
-	ch->inflight--;
+	struct bdev_file_channel *ch = ctx;
+
 	switch (io->type) {
 	case BDEV_IO_READ:
 	case BDEV_IO_WRITE:
@@ -452,81 +395,19 @@ static void bdev_file_complete(struct bdev_file_channel *ch, struct bdev_io *io,
 	}
 }
 
-/* Reaps completions, admits waiting I/O, submits prepared SQEs. Returns work done. */
-static int bdev_file_progress(struct bdev_file_channel *ch)
-{
-	struct io_uring_cqe *cqe;
-	int work = 0;
-
-	if (!ch->inflight && !ch->wait_head)
-		return 0;
-	/* One CQE at a time: callbacks may submit on this channel while we iterate. */
-	while (work < BDEV_FILE_REAP_BUDGET && io_uring_peek_cqe(&ch->ring, &cqe) == 0) {
-		struct bdev_io *io = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&ch->ring, cqe);
-		bdev_file_complete(ch, io, res);
-		work++;
-	}
-	while (ch->wait_head && ch->inflight < BDEV_FILE_RING_DEPTH)
-		bdev_file_issue(ch, bdev_file_wait_pop(ch));
-	if (io_uring_sq_ready(&ch->ring)) {
-		int rc = io_uring_submit(&ch->ring);
-
-		if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY || rc == -EINTR)
-			work++; /* transient errors: retry next iteration without sleeping */
-		else
-			log_error("bdev %s: io_uring_submit: %s", ch->file->bdev.name,
-				  strerror(-rc));
-	}
-	return work;
-}
-
-static int bdev_file_poll(void *arg)
-{
-	struct bdev_file_channel *ch = arg;
-
-	return ch->dead ? 0 : bdev_file_progress(ch);
-}
-
-static void bdev_file_efd_ready(void *arg, uint32_t events)
-{
-	struct bdev_file_channel *ch = arg;
-	uint64_t v;
-
-	(void)events;
-	if (ch->dead)
-		return;
-	if (read(ch->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("bdev %s: eventfd read: %s", ch->file->bdev.name, strerror(errno));
-	bdev_file_progress(ch);
-}
-
 /* ---- channels ---- */
-
-static void bdev_file_channel_release(struct bdev_file_channel *ch)
-{
-	if (ch->efd >= 0)
-		close(ch->efd);
-	if (ch->ring_ready)
-		io_uring_queue_exit(&ch->ring);
-	ch->efd = -1;
-	ch->ring_ready = false;
-}
 
 static void bdev_file_channel_free(void *arg)
 {
 	struct bdev_file_channel *ch = arg;
 
-	bdev_file_channel_release(ch);
+	bdev_ring_release(&ch->ring);
 	free(ch);
 }
 
 struct bdev_channel *bdev_file_channel_create(struct bdev *bdev, struct evloop *loop)
 {
 	struct bdev_file_channel *ch;
-	int rc;
 
 	if (!loop) {
 		log_error("bdev %s: a file channel needs an event loop", bdev->name);
@@ -539,59 +420,18 @@ struct bdev_channel *bdev_file_channel_create(struct bdev *bdev, struct evloop *
 	}
 	ch->base.bdev = bdev;
 	ch->file = bdev->ctx;
-	ch->loop = loop;
-	ch->efd = -1;
-	rc = io_uring_queue_init(BDEV_FILE_RING_DEPTH, &ch->ring, 0);
-	if (rc < 0) {
-		log_error("bdev %s: io_uring_queue_init: %s", bdev->name, strerror(-rc));
-		goto fail;
+	if (bdev_ring_init(&ch->ring, loop, bdev->name, BDEV_FILE_RING_DEPTH, 0, -1,
+			   bdev_file_prep, bdev_file_complete, ch) < 0) {
+		bdev_file_channel_free(ch);
+		return NULL;
 	}
-	ch->ring_ready = true;
-	ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ch->efd < 0) {
-		rc = -errno;
-		log_error("bdev %s: eventfd: %s", bdev->name, strerror(errno));
-		goto fail;
-	}
-	rc = io_uring_register_eventfd(&ch->ring, ch->efd);
-	if (rc < 0) {
-		log_error("bdev %s: io_uring_register_eventfd: %s", bdev->name, strerror(-rc));
-		goto fail;
-	}
-	rc = evloop_add_fd(loop, &ch->efd_handler, ch->efd, EPOLLIN, bdev_file_efd_ready, ch);
-	if (rc < 0) {
-		log_error("bdev %s: evloop_add_fd: %s", bdev->name, strerror(-rc));
-		goto fail;
-	}
-	evloop_add_poller(loop, &ch->poller, bdev_file_poll, ch);
 	log_debug("bdev %s: channel created on %s", bdev->name, evloop_name(loop));
 	return &ch->base;
-
-fail:
-	bdev_file_channel_free(ch);
-	return NULL;
 }
 
 void bdev_file_channel_destroy(struct bdev_channel *base)
 {
 	struct bdev_file_channel *ch = bdev_file_ch(base);
 
-	if (ch->inflight || ch->wait_head)
-		log_warn("bdev %s: channel destroyed with I/O outstanding: completing it first",
-			 ch->file->bdev.name);
-	/* The ring must not be torn down under the kernel; their buffers belong to callers. */
-	while (ch->inflight || ch->wait_head) {
-		struct io_uring_cqe *cqe;
-
-		if (!bdev_file_progress(ch) && ch->inflight)
-			io_uring_wait_cqe(&ch->ring, &cqe);
-	}
-	evloop_del_poller(ch->loop, &ch->poller);
-	evloop_del_fd(ch->loop, &ch->efd_handler);
-	bdev_file_channel_release(ch);
-	ch->dead = true;
-	if (evloop_is_current(ch->loop))
-		evloop_defer(ch->loop, &ch->free_later, bdev_file_channel_free, ch);
-	else
-		free(ch);
+	bdev_ring_destroy(&ch->ring, bdev_file_channel_free, ch);
 }

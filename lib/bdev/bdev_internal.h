@@ -27,6 +27,8 @@ const char *bdev_create_errmsg(void);
  * size, a non-empty size that fits in memory arithmetic. Logs through bdev_create_fail. */
 int bdev_check_name(const char *name);
 int bdev_check_block_size(const char *name, uint32_t block_size);
+/* A backing path given, and fitting in size bytes with its NUL. */
+int bdev_check_path(const char *name, const char *path, size_t size);
 int bdev_check_geometry(const char *name, uint64_t num_blocks, uint32_t block_size);
 
 /* Fills the identity fields and registers. On failure nothing is registered. */

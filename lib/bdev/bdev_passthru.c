@@ -224,12 +224,10 @@ int bdev_passthru_create(const char *name, const char *path, bool conserve_cpu,
 	int rc;
 
 	rc = bdev_check_name(name);
+	if (!rc)
+		rc = bdev_check_path(name, path, sizeof(p->path));
 	if (rc)
 		return rc;
-	if (!path || !path[0])
-		return bdev_create_fail(-EINVAL, "bdev %s: filename: must not be empty", name);
-	if (strlen(path) >= sizeof(p->path))
-		return bdev_create_fail(-ENAMETOOLONG, "bdev %s: filename: path too long", name);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return bdev_create_fail(-ENOMEM, "bdev %s: out of memory", name);

@@ -2,9 +2,8 @@
  * NVMe passthrough backend, I/O side: one io_uring per channel (so per reactor), created with
  * 128-byte SQEs and 32-byte CQEs (IORING_SETUP_SQE128 | IORING_SETUP_CQE32) so that each SQE
  * carries a whole NVMe command (struct nvme_uring_cmd) and each CQE the device's status and
- * result dword. Like the file backend, the ring is driven by the channel's event loop twice
- * over: a poller submits what the iteration prepared and reaps completions without a system
- * call, and an eventfd registered with the ring wakes a sleeping (event-driven) loop.
+ * result dword. Like the file backend's, the ring is driven by the channel's event loop through
+ * bdev_ring (batched submission per loop iteration, an eventfd for a sleeping loop).
  *
  * Status: the CQE's res is the device's NVMe status field when the command reached the device
  * (positive, passed up unchanged), or a negative errno when it did not.
@@ -21,8 +20,8 @@
  * pieces, as the block layer would split them; Write Zeroes and deallocation in pieces of
  * at most 65536 blocks (the NLB field).
  *
- * bdev_io.priv use: [0] progress (bytes of data for transfers, blocks for zeroing), [1] wait
- * list link, [2] the piece in flight: blocks, and bit 63 "sent with a registered buffer".
+ * bdev_io.priv use: [0] progress (bytes of data for transfers, blocks for zeroing), [1] the
+ * ring's wait list link, [2] the piece in flight: blocks, and flags.
  */
 #include "bdev/bdev_passthru.h"
 
@@ -32,14 +31,13 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <linux/nvme_ioctl.h>
 #include <liburing.h>
 #include <nvme/types.h>
 
 #include "bdev/bdev_internal.h"
+#include "bdev/bdev_ring.h"
 #include "spec/nvme_cmd.h"
 #include "util/evloop.h"
 #include "util/log.h"
@@ -47,7 +45,6 @@
 /* SQ entries per channel; the CQ is twice as large, so capping commands in flight at this
  * depth means the CQ never overflows. */
 #define BDEV_PASSTHRU_RING_DEPTH 256u
-#define BDEV_PASSTHRU_REAP_BUDGET 256
 #define BDEV_PASSTHRU_BUF_SLOTS 512u
 #define BDEV_PASSTHRU_MAX_NLB 65536u
 
@@ -55,7 +52,6 @@
 #define NVME_WZ_DEAC (1u << 25)
 
 #define IO_DONE(io) ((io)->priv[0])
-#define IO_NEXT(io) ((io)->priv[1])
 #define IO_PIECE(io) ((io)->priv[2])
 #define IO_PIECE_FIXED (1ull << 63)
 #define IO_PIECE_NO_FIXED (1ull << 62) /* the slot changed under it once: map per command */
@@ -68,18 +64,9 @@ _Static_assert(sizeof(struct nvme_uring_cmd) <= 128 - offsetof(struct io_uring_s
 struct bdev_passthru_channel {
 	struct bdev_channel base; /* first: the interface hands us &base */
 	struct bdev_passthru *pt;
-	struct evloop *loop;
-	struct io_uring ring;
-	bool ring_ready;
+	struct bdev_ring ring;
 	bool buffers_registered; /* the sparse buffer table exists */
 	bool buffers_full;       /* registration failed once (memlock limit): stop trying */
-	int efd;
-	struct evloop_handler efd_handler;
-	struct evloop_poller poller;
-	unsigned inflight;
-	struct bdev_io *wait_head, *wait_tail;
-	bool dead;
-	struct evloop_deferred free_later;
 	uint64_t slot_key[BDEV_PASSTHRU_BUF_SLOTS]; /* the allocation each slot holds (0: none) */
 };
 
@@ -88,45 +75,7 @@ static struct bdev_passthru_channel *pt_ch(struct bdev_channel *ch)
 	return (struct bdev_passthru_channel *)ch;
 }
 
-/* ---- the ring ---- */
-
-/* A ring for NVMe commands on fd (registered as fixed file 0), with its eventfd if efd >= 0. */
-static int pt_ring_init(struct io_uring *ring, int fd)
-{
-	int rc = io_uring_queue_init(BDEV_PASSTHRU_RING_DEPTH, ring,
-				     IORING_SETUP_SQE128 | IORING_SETUP_CQE32);
-
-	if (rc < 0)
-		return rc;
-	rc = io_uring_register_files(ring, &fd, 1);
-	if (rc < 0)
-		io_uring_queue_exit(ring);
-	return rc;
-}
-
-/* ---- wait list (I/O beyond the ring depth) ---- */
-
-static void pt_wait_push(struct bdev_passthru_channel *ch, struct bdev_io *io)
-{
-	IO_NEXT(io) = 0;
-	if (!ch->wait_head)
-		ch->wait_head = io;
-	else
-		IO_NEXT(ch->wait_tail) = (uintptr_t)io;
-	ch->wait_tail = io;
-}
-
-static struct bdev_io *pt_wait_pop(struct bdev_passthru_channel *ch)
-{
-	struct bdev_io *io = ch->wait_head;
-
-	if (io) {
-		ch->wait_head = (struct bdev_io *)(uintptr_t)IO_NEXT(io);
-		if (!ch->wait_head)
-			ch->wait_tail = NULL;
-	}
-	return io;
-}
+#define BDEV_PASSTHRU_RING_FLAGS (IORING_SETUP_SQE128 | IORING_SETUP_CQE32)
 
 /* ---- command preparation ---- */
 
@@ -149,7 +98,7 @@ static int pt_buffer_slot(struct bdev_passthru_channel *ch, struct bdev_io *io)
 	slot = (unsigned)(io->mem_key % BDEV_PASSTHRU_BUF_SLOTS);
 	if (ch->slot_key[slot] == io->mem_key)
 		return (int)slot;
-	rc = io_uring_register_buffers_update_tag(&ch->ring, slot, &region, NULL, 1);
+	rc = io_uring_register_buffers_update_tag(&ch->ring.ring, slot, &region, NULL, 1);
 	if (rc < 0) {
 		/* Most likely RLIMIT_MEMLOCK for an unprivileged daemon: map per command. */
 		log_notice("bdev %s: cannot register a buffer with the kernel (%s): mapping buffers "
@@ -270,23 +219,11 @@ static void pt_prep_generic(struct bdev_passthru_channel *ch, struct bdev_io *io
 	}
 }
 
-static void pt_issue(struct bdev_passthru_channel *ch, struct bdev_io *io)
+static void pt_prep(void *ctx, struct bdev_io *io, struct io_uring_sqe *sqe)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ch->ring);
+	struct bdev_passthru_channel *ch = ctx;
 	struct nvme_uring_cmd *c;
 
-	if (!sqe) {
-		/* Cannot happen while in-flight I/O stays within the depth; be safe anyway. */
-		io_uring_submit(&ch->ring);
-		sqe = io_uring_get_sqe(&ch->ring);
-		if (!sqe) {
-			IO_NEXT(io) = (uintptr_t)ch->wait_head;
-			ch->wait_head = io;
-			if (!ch->wait_tail)
-				ch->wait_tail = io;
-			return;
-		}
-	}
 	/* io_uring_get_sqe hands out 64 bytes' worth of SQE; a SQE128 ring owns all 128. */
 	memset(sqe, 0, 128);
 	sqe->opcode = IORING_OP_URING_CMD;
@@ -299,8 +236,6 @@ static void pt_issue(struct bdev_passthru_channel *ch, struct bdev_io *io)
 		pt_prep_nvme(ch, io, sqe, c);
 	else
 		pt_prep_generic(ch, io, sqe, c);
-	io_uring_sqe_set_data(sqe, io);
-	ch->inflight++;
 }
 
 int bdev_passthru_submit(struct bdev_channel *base, struct bdev_io *io)
@@ -329,13 +264,8 @@ int bdev_passthru_submit(struct bdev_channel *base, struct bdev_io *io)
 		}
 	}
 	IO_DONE(io) = 0;
-	IO_NEXT(io) = 0;
 	IO_PIECE(io) = 0;
-	/* Behind waiters, so that queued I/O is not overtaken indefinitely. */
-	if (ch->wait_head || ch->inflight >= BDEV_PASSTHRU_RING_DEPTH)
-		pt_wait_push(ch, io);
-	else
-		pt_issue(ch, io);
+	bdev_ring_submit(&ch->ring, io);
 	return 0;
 }
 
@@ -386,21 +316,22 @@ static bool pt_more(struct bdev_passthru_channel *ch, struct bdev_io *io)
 	return false;
 }
 
-static void pt_complete(struct bdev_passthru_channel *ch, struct bdev_io *io, int res)
+static void pt_complete(void *ctx, struct bdev_io *io, int res)
 {
-	ch->inflight--;
+	struct bdev_passthru_channel *ch = ctx;
+
 	if (res == -EFAULT && (IO_PIECE(io) & IO_PIECE_FIXED)) {
 		/* Its slot was given to another buffer before the kernel imported it. */
 		IO_PIECE(io) |= IO_PIECE_NO_FIXED;
-		pt_issue(ch, io);
+		bdev_ring_issue(&ch->ring, io);
 		return;
 	}
 	if (res == -EAGAIN || res == -EINTR) {
-		pt_issue(ch, io);
+		bdev_ring_issue(&ch->ring, io);
 		return;
 	}
 	if (res == 0 && pt_more(ch, io)) {
-		pt_issue(ch, io);
+		bdev_ring_issue(&ch->ring, io);
 		return;
 	}
 	if (res == 0 && pt_reads_data(io))
@@ -413,66 +344,13 @@ static void pt_complete(struct bdev_passthru_channel *ch, struct bdev_io *io, in
 	io->cb(io, res);
 }
 
-/* Reaps completions, admits waiting I/O, submits prepared SQEs. Returns work done. */
-static int pt_progress(struct bdev_passthru_channel *ch)
-{
-	struct io_uring_cqe *cqe;
-	int work = 0;
-
-	if (!ch->inflight && !ch->wait_head)
-		return 0;
-	/* One CQE at a time: callbacks may submit on this channel while we iterate. */
-	while (work < BDEV_PASSTHRU_REAP_BUDGET && io_uring_peek_cqe(&ch->ring, &cqe) == 0) {
-		struct bdev_io *io = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&ch->ring, cqe);
-		pt_complete(ch, io, res);
-		work++;
-	}
-	while (ch->wait_head && ch->inflight < BDEV_PASSTHRU_RING_DEPTH)
-		pt_issue(ch, pt_wait_pop(ch));
-	if (io_uring_sq_ready(&ch->ring)) {
-		int rc = io_uring_submit(&ch->ring);
-
-		if (rc >= 0 || rc == -EAGAIN || rc == -EBUSY || rc == -EINTR)
-			work++; /* transient errors: retry next iteration without sleeping */
-		else
-			log_error("bdev %s: io_uring_submit: %s", ch->pt->bdev.name, strerror(-rc));
-	}
-	return work;
-}
-
-static int pt_poll(void *arg)
-{
-	struct bdev_passthru_channel *ch = arg;
-
-	return ch->dead ? 0 : pt_progress(ch);
-}
-
-static void pt_efd_ready(void *arg, uint32_t events)
-{
-	struct bdev_passthru_channel *ch = arg;
-	uint64_t v;
-
-	(void)events;
-	if (ch->dead)
-		return;
-	if (read(ch->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("bdev %s: eventfd read: %s", ch->pt->bdev.name, strerror(errno));
-	pt_progress(ch);
-}
-
 /* ---- channels ---- */
 
 static void pt_channel_free(void *arg)
 {
 	struct bdev_passthru_channel *ch = arg;
 
-	if (ch->efd >= 0)
-		close(ch->efd);
-	if (ch->ring_ready)
-		io_uring_queue_exit(&ch->ring);
+	bdev_ring_release(&ch->ring);
 	free(ch);
 }
 
@@ -492,67 +370,29 @@ struct bdev_channel *bdev_passthru_channel_create(struct bdev *bdev, struct evlo
 	}
 	ch->base.bdev = bdev;
 	ch->pt = bdev->ctx;
-	ch->loop = loop;
-	ch->efd = -1;
-	rc = pt_ring_init(&ch->ring, ch->pt->fd);
+	rc = bdev_ring_init(&ch->ring, loop, bdev->name, BDEV_PASSTHRU_RING_DEPTH,
+			    BDEV_PASSTHRU_RING_FLAGS, ch->pt->fd, pt_prep, pt_complete, ch);
 	if (rc < 0) {
-		log_error("bdev %s: io_uring setup for NVMe commands: %s", bdev->name, strerror(-rc));
-		goto fail;
+		pt_channel_free(ch);
+		return NULL;
 	}
-	ch->ring_ready = true;
 	if (!ch->pt->no_fixed_buffers) {
-		rc = io_uring_register_buffers_sparse(&ch->ring, BDEV_PASSTHRU_BUF_SLOTS);
+		rc = io_uring_register_buffers_sparse(&ch->ring.ring, BDEV_PASSTHRU_BUF_SLOTS);
 		if (rc == 0)
 			ch->buffers_registered = true;
 		else
 			log_notice("bdev %s: no registered buffer table (%s): buffers are mapped per "
 				   "command", bdev->name, strerror(-rc));
 	}
-	ch->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ch->efd < 0) {
-		log_error("bdev %s: eventfd: %s", bdev->name, strerror(errno));
-		goto fail;
-	}
-	rc = io_uring_register_eventfd(&ch->ring, ch->efd);
-	if (rc < 0) {
-		log_error("bdev %s: io_uring_register_eventfd: %s", bdev->name, strerror(-rc));
-		goto fail;
-	}
-	rc = evloop_add_fd(loop, &ch->efd_handler, ch->efd, EPOLLIN, pt_efd_ready, ch);
-	if (rc < 0) {
-		log_error("bdev %s: evloop_add_fd: %s", bdev->name, strerror(-rc));
-		goto fail;
-	}
-	evloop_add_poller(loop, &ch->poller, pt_poll, ch);
 	log_debug("bdev %s: passthrough channel created on %s", bdev->name, evloop_name(loop));
 	return &ch->base;
-
-fail:
-	pt_channel_free(ch);
-	return NULL;
 }
 
 void bdev_passthru_channel_destroy(struct bdev_channel *base)
 {
 	struct bdev_passthru_channel *ch = pt_ch(base);
 
-	if (ch->inflight || ch->wait_head)
-		log_warn("bdev %s: channel destroyed with I/O outstanding: completing it first",
-			 ch->pt->bdev.name);
-	/* The ring must not be torn down under the device; the buffers belong to callers. */
-	while (ch->inflight || ch->wait_head) {
-		struct io_uring_cqe *cqe;
-
-		if (!pt_progress(ch) && ch->inflight)
-			io_uring_wait_cqe(&ch->ring, &cqe);
-	}
-	evloop_del_poller(ch->loop, &ch->poller);
-	evloop_del_fd(ch->loop, &ch->efd_handler);
-	ch->dead = true;
-	if (evloop_is_current(ch->loop))
-		evloop_defer(ch->loop, &ch->free_later, pt_channel_free, ch);
-	else
-		pt_channel_free(ch);
+	bdev_ring_destroy(&ch->ring, pt_channel_free, ch);
 }
 
 /* ---- probe at creation ---- */
@@ -599,7 +439,9 @@ int bdev_passthru_probe(struct bdev_passthru *p, const char *name)
 	struct iovec region;
 	int rc;
 
-	rc = pt_ring_init(&ring, p->fd);
+	rc = io_uring_queue_init(4, &ring, BDEV_PASSTHRU_RING_FLAGS);
+	if (rc == 0 && (rc = io_uring_register_files(&ring, &p->fd, 1)) < 0)
+		io_uring_queue_exit(&ring);
 	if (rc == -EINVAL)
 		return bdev_create_fail(-EOPNOTSUPP, "bdev %s: %s: this kernel has no io_uring NVMe "
 					"passthrough (128-byte SQEs need Linux 5.19 or later)", name,

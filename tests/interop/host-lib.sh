@@ -106,6 +106,21 @@ show_log() {
     echo "----" >&2
 }
 
+# guest_failure PART RC CONSOLE TIMEOUT: explains a failed run-guest.sh
+# (exit RC) and shows the failing step's output and the dmesg tail from the
+# console log, or the console's end when the guest never got to a verdict.
+guest_failure() {
+    local part=$1 rc=$2 console=$3 timeout=$4
+    case $rc in
+        124) ilog "$part: the guest did not finish within ${timeout}s" ;;
+        1) ilog "$part: a guest step failed" ;;
+        *) ilog "$part: run-guest.sh exit $rc" ;;
+    esac
+    sed -n '/: FAIL/,$p' "$console" | tr -d '\r' | head -n 120 | sed 's/^/    console| /' >&2
+    [[ $rc == 124 || $rc == 3 ]] && show_log console "$console" 60
+    return 0
+}
+
 # timed NAME CMD...: runs CMD, prints "NAME: Ns"; returns CMD's status.
 timed() {
     local name=$1 t0=$EPOCHREALTIME rc=0; shift

@@ -82,14 +82,7 @@ if [[ -n $PCAP ]]; then
 fi
 
 if ((rc != 0)); then
-    case $rc in
-        124) ilog "part 1: the guest did not finish within ${TIMEOUT}s" ;;
-        1) ilog "part 1: a guest step failed" ;;
-        *) ilog "part 1: run-guest.sh exit $rc" ;;
-    esac
-    # The failing step's output and the dmesg tail are in the console log.
-    sed -n '/: FAIL/,$p' "$WORK/console.log" | tr -d '\r' | head -n 120 | sed 's/^/    console| /' >&2
-    [[ $rc == 124 || $rc == 3 ]] && show_log console "$WORK/console.log" 60
+    guest_failure "part 1" "$rc" "$WORK/console.log" "$TIMEOUT"
 fi
 if ((rc != 0 || !daemon_ok)); then
     show_log nvfabd "$NVFABD_LOG" 100

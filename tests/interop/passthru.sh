@@ -97,12 +97,7 @@ grep -a -E '^(STEP |NVFAB-INTEROP-|nvfabd[:|] |passthru: )' "$WORK/console.log" 
 grep -a -E '^host: |    host\| ' "$WORK/run-guest.err" >&2 || true
 tail -n 1 "$WORK/run-guest.err" | sed 's/^/    /' >&2
 if ((rc != 0)); then
-    case $rc in
-        124) ilog "passthru: the guest did not finish within ${TIMEOUT}s" ;;
-        1) ilog "passthru: a guest step failed" ;;
-        *) ilog "passthru: rc $rc" ;;
-    esac
-    sed -n '/: FAIL/,$p' "$WORK/console.log" | tr -d '\r' | head -n 120 | sed 's/^/    console| /' >&2
+    guest_failure passthru "$rc" "$WORK/console.log" "$TIMEOUT"
     for f in "$WORK"/perf.*.out; do [[ -f $f ]] && tail -n 12 "$f" | sed 's/^/    perf| /' >&2; done
     KEEP=1
 fi

@@ -244,12 +244,13 @@ int bdev_passthru_submit(struct bdev_channel *base, struct bdev_io *io)
 	int rc;
 
 	if (io->type == BDEV_IO_NVME) {
+		uint64_t bytes;
+
 		if (!io->nvme_cmd || io->iovcnt < 0 || (io->iovcnt > 0 && !io->iov))
 			return -EINVAL;
+		bytes = pt_bytes(io);
 		/* Vectored data goes whole: the device must take it in one command. */
-		if (io->iovcnt > 1 && pt_bytes(io) > ch->pt->max_xfer)
-			return -EINVAL;
-		if (pt_bytes(io) > UINT32_MAX)
+		if (bytes > UINT32_MAX || (io->iovcnt > 1 && bytes > ch->pt->max_xfer))
 			return -EINVAL;
 	} else {
 		rc = bdev_io_check(&ch->pt->bdev, io);

@@ -26,6 +26,9 @@
 
 #define DEFAULT_RPC_SOCK "/var/tmp/nvfab.sock"
 #define DEFAULT_CONFIG "/etc/nvfab/nvfabd.json"
+/* Adaptive polling window. Off by default: it trades CPU for latency at low depth (at QD1 a
+ * reactor then polls between commands); docs/performance.md has the measurements. */
+#define NVFABD_DEFAULT_POLL_US 0
 
 static void usage(FILE *out)
 {
@@ -43,6 +46,8 @@ static void usage(FILE *out)
 		"  -r, --rpc-socket PATH JSON-RPC UNIX socket (default " DEFAULT_RPC_SOCK ")\n"
 		"  -m, --cpumask MASK    data reactor cores, hex mask like SPDK (default 0x1: one reactor on core 0)\n"
 		"  -b, --busy-poll       reactors poll without sleeping: lowest latency, 100%% CPU per reactor\n"
+		"      --poll-us US      without -b: after work, a reactor polls this long before it sleeps:\n"
+		"                        lower latency at low depth for more CPU (default %u: sleep at once)\n"
 		"  -L, --log-level LVL   error, warn, notice (default), info, debug\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -52,7 +57,8 @@ static void usage(FILE *out)
 		"  nvfab rpc -s /tmp/nvfab.sock nvmf_create_subsystem '{\"nqn\":\"nqn.2026-11.io.nvfab:demo\",\"allow_any_host\":true}'\n"
 		"  nvfab rpc -s /tmp/nvfab.sock nvmf_subsystem_add_ns '{\"nqn\":\"nqn.2026-11.io.nvfab:demo\",\"namespace\":{\"bdev_name\":\"Malloc0\"}}'\n"
 		"  nvfab rpc -s /tmp/nvfab.sock nvmf_subsystem_add_listener '{\"nqn\":\"nqn.2026-11.io.nvfab:demo\",\n"
-		"      \"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"4420\"}}'\n");
+		"      \"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"4420\"}}'\n",
+		NVFABD_DEFAULT_POLL_US);
 }
 
 static int parse_cpumask(const char *text, uint64_t *mask)
@@ -142,7 +148,7 @@ static int check_config(const char *path)
 	/* The verdict and the reason for it; not the notices of everything being created. */
 	if (log_threshold == LOG_NOTICE)
 		log_set_level(LOG_WARN);
-	rc = tgt_init(1, false);
+	rc = tgt_init(1, false, 0);
 	if (rc) {
 		fprintf(stderr, "nvfabd: cannot start the target to check %s: %s\n", path, strerror(-rc));
 		return 1;
@@ -170,6 +176,7 @@ int main(int argc, char **argv)
 		{"rpc-socket", required_argument, NULL, 'r'},
 		{"cpumask", required_argument, NULL, 'm'},
 		{"busy-poll", no_argument, NULL, 'b'},
+		{"poll-us", required_argument, NULL, 'P'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"check-config", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
@@ -178,6 +185,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *sock = DEFAULT_RPC_SOCK, *check = NULL;
 	uint64_t mask = 1;
 	bool busy = false;
+	uint32_t poll_us = NVFABD_DEFAULT_POLL_US;
 	struct daemon_state d = {.sigfd = -1};
 	sigset_t set;
 	int opt, rc, status = 0;
@@ -194,6 +202,19 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'b': busy = true; break;
+		case 'P': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 1000000) {
+				fprintf(stderr, "nvfabd: invalid --poll-us '%s': want microseconds, 0 to 1000000\n", optarg);
+				return 2;
+			}
+			poll_us = (uint32_t)v;
+			break;
+		}
 		case 'L': {
 			enum log_level lvl;
 
@@ -232,7 +253,7 @@ int main(int argc, char **argv)
 		log_error("cannot watch signals: %s", strerror(errno));
 		return 1;
 	}
-	rc = tgt_init(mask, busy);
+	rc = tgt_init(mask, busy, poll_us);
 	if (rc) {
 		log_error("cannot start the target: %s", strerror(-rc));
 		close(d.sigfd);

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The file backend against the RAM backend on one target core, A/B between builds.
 
-    bench/file_vs_ram.py [--target-build DIR ...] [--host-build DIR] [--backends LIST]
+    bench/file_vs_ram.py [--target-build DIR[|ARGS] | spdk:NVMF_TGT ...] [--host-build DIR] [--backends LIST]
                          [--rounds N] [--secs S] [--busy] [--syscalls]
 
-Each target build (default: build) runs nvfabd pinned to core 0 with one namespace per backend
+Each --target-build runs a target pinned to core 0 with one namespace per backend
 of --backends (default ram,tmpfs): ram (bdev_malloc_create), tmpfs (a 256 MiB file in /dev/shm),
 rootfs (a 256 MiB file in /var/tmp, written once so that reads are not holes, O_DIRECT where the
 file system takes it), loop (a loop device with direct I/O over such a file; needs root and
@@ -14,6 +14,11 @@ one run on a shared, noisy machine. Printed per build, backend and depth: median
 latency, nvfabd's CPU time per I/O (utime+stime of all its threads, io_uring workers included,
 over the run, divided by the I/Os served) and, with --syscalls, its system calls per I/O
 (`perf stat -e raw_syscalls:sys_enter` on the daemon).
+
+A --target-build is an nvfab build directory (default: build), optionally with nvfabd options
+after a bar ("build|--poll-us 50"), or "spdk:PATH/nvmf_tgt": SPDK's target for reference, with
+its aio bdev on the same files and malloc for ram, in interrupt mode unless --busy, without
+hugepages (a local SPDK build: this script does not fetch or build it).
 """
 import argparse
 import json
@@ -28,11 +33,11 @@ import time
 NQN = "nqn.2026-12.io.nvfab:bench-"
 
 
-def config(images, port):
+def config(images, port, file_method="bdev_uring_create"):
     ns = []
     bdevs = [{"method": "bdev_malloc_create", "params": {"name": "ram", "num_blocks": 65536, "block_size": 4096}}]
     for name, path in images.items():
-        bdevs.append({"method": "bdev_uring_create", "params": {"name": name, "filename": path, "block_size": 4096}})
+        bdevs.append({"method": file_method, "params": {"name": name, "filename": path, "block_size": 4096}})
     for name in ["ram"] + list(images):
         bdev = name
         ns += [{"method": "nvmf_create_subsystem", "params": {"nqn": NQN + name, "allow_any_host": True}},
@@ -57,21 +62,44 @@ def free_port():
 
 
 def run_target(build, images, busy, work):
+    """build: an nvfab build directory, optionally "DIR|EXTRA ARGS" (e.g. "build|--poll-us 0"), or
+    "spdk:PATH/nvmf_tgt" (SPDK's target, for reference: its aio bdev on the same files, its
+    interrupt mode unless --busy, no hugepages)."""
     port = free_port()
     cfg = os.path.join(work, "config.json")
+    spdk = build.startswith("spdk:")
     with open(cfg, "w") as f:
-        json.dump(config(images, port), f)
+        json.dump(config(images, port, "bdev_aio_create" if spdk else "bdev_uring_create"), f)
     sock = os.path.join(work, "rpc.sock")
-    log = open(os.path.join(work, "nvfabd.log"), "w")
-    cmd = ["taskset", "-c", "0", os.path.join(build, "apps", "nvfabd"), "-c", cfg, "-r", sock,
-           "-m", "0x1"] + (["-b"] if busy else [])
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    log = open(os.path.join(work, "target.log"), "w")
+    env = None
+    if spdk:
+        tgt = build.split(":", 1)[1]
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(tgt)), "lib"))
+        cmd = ["taskset", "-c", "0", tgt, "-m", "0x1", "--no-huge", "-s", "1024", "-c", cfg, "-r", sock] + \
+            ([] if busy else ["--interrupt-mode"])
+    else:
+        path, _, extra = build.partition("|")
+        cmd = ["taskset", "-c", "0", os.path.join(path, "apps", "nvfabd"), "-c", cfg, "-r", sock,
+               "-m", "0x1"] + (["-b"] if busy else []) + extra.split()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 10
     while not os.path.exists(sock):
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            sys.exit(f"nvfabd of {build} did not start; see {log.name}")
+            sys.exit(f"target {build} did not start; see {log.name}")
         time.sleep(0.05)
+    if spdk:  # the RPC socket comes before the config is applied: wait for the listener
+        import socket
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    proc.kill()
+                    sys.exit(f"target {build} did not listen; see {log.name}")
+                time.sleep(0.1)
     return proc, port
 
 
@@ -166,11 +194,12 @@ def main():
             step()
     mode = "busy-poll" if args.busy else "event-driven"
     print(f"# {' '.join(sys.argv)}\n# {mode}, {args.rounds} rounds of {args.secs} s, medians")
-    print(f"{'target build':28} {'backend':7} {'QD':>3} {'IOPS':>9} {'lat us':>8} {'CPU us/IO':>10} {'syscalls/IO':>12}")
+    print(f"{'target build':36} {'backend':7} {'QD':>3} {'IOPS':>9} {'lat us':>8} {'CPU us/IO':>10} {'syscalls/IO':>12}")
     for key in sorted(res):
         v = res[key]
         med = [statistics.median(x[i] for x in v) for i in range(4)]
-        print(f"{key[0]:28} {key[1]:7} {key[2]:3d} {med[0]:9.0f} {med[1]:8.1f} {med[2]:10.2f} {med[3]:12.2f}")
+        name = "SPDK nvmf_tgt" if key[0].startswith("spdk:") else key[0]
+        print(f"{name[-36:]:36} {key[1]:7} {key[2]:3d} {med[0]:9.0f} {med[1]:8.1f} {med[2]:10.2f} {med[3]:12.2f}")
 
 
 if __name__ == "__main__":

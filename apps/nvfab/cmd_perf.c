@@ -34,6 +34,7 @@ static const char usage[] =
 	"      --cpu LIST           pin workers to these CPUs (e.g. 0,2-3)\n"
 	"      --busy-poll          poll the sockets without sleeping (default)\n"
 	"      --epoll              sleep in epoll on the queue pair sockets instead\n"
+	"      --poll-us US         with --epoll: after completions, poll this long before sleeping\n"
 	"      --verify             write a pattern with the LBA and a generation; check on reads\n"
 	"      --json FILE          also write the results as JSON\n"
 	"SIGINT stops the run early and prints the summary.\n"
@@ -55,6 +56,7 @@ enum {
 	OPT_CPU,
 	OPT_BUSY,
 	OPT_EPOLL,
+	OPT_POLL_US,
 	OPT_VERIFY,
 	OPT_JSON,
 	OPT_HOSTNQN,
@@ -370,6 +372,7 @@ int cmd_perf(int argc, char **argv)
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"busy-poll", no_argument, NULL, OPT_BUSY},
 		{"epoll", no_argument, NULL, OPT_EPOLL},
+		{"poll-us", required_argument, NULL, OPT_POLL_US},
 		{"verify", no_argument, NULL, OPT_VERIFY},
 		{"json", required_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
@@ -457,6 +460,12 @@ int cmd_perf(int argc, char **argv)
 		case OPT_CPU: parse_cpu_list(optarg, cfg); break;
 		case OPT_BUSY: cfg->epoll = false; break;
 		case OPT_EPOLL: cfg->epoll = true; break;
+		case OPT_POLL_US:
+			v = cli_parse_u64(cmd, usage, "--poll-us", optarg);
+			if (v > 1000000)
+				cli_usage_error(cmd, usage, "--poll-us %s: 0..1000000 microseconds", optarg);
+			cfg->poll_us = (uint32_t)v;
+			break;
 		case OPT_VERIFY: cfg->verify = true; break;
 		case OPT_JSON: cfg->json_path = optarg; break;
 		case OPT_HOSTNQN: cli_conn_option(cmd, usage, 'q', optarg, &o); break;

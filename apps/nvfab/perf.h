@@ -39,6 +39,7 @@ struct perf_config {
 	uint32_t qpairs;         /* -P: per device per worker (remote) */
 	bool verify;
 	bool epoll;              /* event-driven instead of busy polling */
+	uint32_t poll_us;        /* epoll mode: adaptive polling window after work (0: off) */
 	int cpus[PERF_MAX_WORKERS];
 	int ncpus;               /* 0: not pinned */
 	const char *json_path;

@@ -337,6 +337,8 @@ void *perf_worker_main(void *arg)
 	w->loop = evloop_create("perf");
 	if (!w->loop)
 		rc = -ENOMEM;
+	else
+		evloop_set_adaptive_poll(w->loop, run->cfg.poll_us);
 	for (i = 0; i < w->nchans && rc == 0; i++) {
 		rc = chan_setup(&w->chans[i]);
 		if (rc) {

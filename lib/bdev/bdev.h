@@ -99,6 +99,9 @@ struct bdev {
 	uint32_t phys_block_size;       /* bytes; 0: the same as block_size */
 	uint32_t optimal_io_boundary;   /* blocks; 0: none */
 	bool write_cache;       /* volatile write cache present (file without O_DIRECT/O_DSYNC) */
+	/* map() points into a file that another process may truncate: the kernel's copies out of
+	 * it then fail with EFAULT, but user-space reads of it (a data digest) would fault. */
+	bool map_may_fault;
 	/* Non-NULL: an NVMe namespace that executes BDEV_IO_NVME commands itself and completes
 	 * every I/O with the device's own NVMe status. */
 	const struct bdev_nvme_info *nvme;

@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -54,11 +56,32 @@ const void *bdev_file_zeros(void)
 
 static void bdev_file_close(struct bdev_file *f)
 {
+	if (f->map)
+		munmap((void *)f->map, f->map_len);
+	f->map = NULL;
 	if (f->fd_direct >= 0)
 		close(f->fd_direct);
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = f->fd_direct = -1;
+}
+
+/* A memory-backed file: map it for zero-copy reads (without the map, reads are copies). */
+static void bdev_file_map_memory(struct bdev_file *f, const char *name, uint64_t size)
+{
+	void *p;
+
+	if (size > SIZE_MAX)
+		return;
+	p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, f->fd, 0);
+	if (p == MAP_FAILED) {
+		log_notice("bdev %s: cannot map %s (%s): reads are copied", name, f->path,
+			   strerror(errno));
+		return;
+	}
+	f->map = p;
+	f->map_len = size;
+	f->bdev.map_may_fault = true;
 }
 
 static void bdev_file_destroy(struct bdev *bdev)
@@ -91,6 +114,15 @@ static void bdev_file_dump_config(struct bdev *bdev, void *json_params)
 	}
 }
 
+static void *bdev_file_map(struct bdev *bdev, uint64_t offset, uint64_t len)
+{
+	struct bdev_file *f = bdev->ctx;
+
+	if (!f->map || offset > f->map_len || len > f->map_len - offset)
+		return NULL;
+	return (void *)(f->map + offset);
+}
+
 /* One backend, three SPDK method families: only the names differ. */
 #define BDEV_FILE_OPS(product, driver) {                                                   \
 		.product_name = product,                                                   \
@@ -98,7 +130,7 @@ static void bdev_file_dump_config(struct bdev *bdev, void *json_params)
 		.channel_create = bdev_file_channel_create,                                \
 		.channel_destroy = bdev_file_channel_destroy,                              \
 		.submit = bdev_file_submit,                                                \
-		.map = NULL,                                                               \
+		.map = bdev_file_map,                                                      \
 		.destroy = bdev_file_destroy,                                              \
 		.dump_config = bdev_file_dump_config,                                      \
 	}
@@ -302,6 +334,8 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 	/* (tmpfs takes O_DIRECT since Linux 6.6, as a plain copy: nothing to gain from it.) */
 	if (!f->inline_io)
 		bdev_file_open_direct(f, name);
+	else
+		bdev_file_map_memory(f, name, size);
 	/*
 	 * Reported even with O_DIRECT: unaligned I/O still goes through the page cache, and the
 	 * device below may have a volatile cache of its own. A host that flushes loses nothing.
@@ -320,6 +354,7 @@ int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_s
 	}
 	log_info("bdev %s: %s %s, %s", name, f->is_blkdev ? "block device" : "file", path,
 		 f->fd_direct >= 0 ? "O_DIRECT" :
+		 f->map ? "in memory (reads from a mapping, synchronous writes, no io_uring)" :
 		 f->inline_io ? "in memory (synchronous copies, no io_uring)" : "buffered");
 	if (out)
 		*out = &f->bdev;

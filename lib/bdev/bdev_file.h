@@ -39,6 +39,10 @@ struct bdev_file {
 	 * say "would block" (no NOWAIT in Linux 6.1), so io_uring would hand every one of them
 	 * to an io-wq worker thread: a wakeup and a context switch per I/O for a memory copy. */
 	bool inline_io;
+	/* inline_io files are also mapped (read-only, shared): reads are sent straight from the
+	 * page cache like a RAM namespace's, without a read system call or a copy. */
+	const uint8_t *map;
+	uint64_t map_len;
 	/* Learned on first use, from any thread's channel: which fallocate modes the file
 	 * system lacks, so that later zeroing goes straight to what works. */
 	atomic_bool no_zero_range;

@@ -343,8 +343,9 @@ static bool bdev_rpc_io_supported(const struct bdev *bdev, const char *type)
 	for (size_t i = 0; i < sizeof(every_backend) / sizeof(every_backend[0]); i++)
 		if (strcmp(type, every_backend[i]) == 0)
 			return true;
-	/* A memory image is nvfab's zero-copy path. */
-	return strcmp(type, "zcopy") == 0 && bdev->ops->map != NULL;
+	/* A memory image of its own is nvfab's zero-copy path (file bdevs, even a mapped tmpfs
+	 * file, answer as SPDK's do). */
+	return strcmp(type, "zcopy") == 0 && bdev->ops->map != NULL && !bdev_file_get(bdev);
 }
 
 static struct json_object *bdev_rpc_describe(struct bdev *bdev)

@@ -124,8 +124,10 @@ static void io_read(struct tgt_req *req)
 	}
 	req->qp->stats.reads++;
 	req->qp->stats.read_bytes += req->data_len;
-	/* RAM-backed namespaces are sent straight from the backing memory. */
-	direct = bdev_map(b, slba * b->block_size, req->data_len);
+	/* Memory-backed namespaces are sent straight from the backing memory; a mapped file only
+	 * when nothing in user space reads it (a truncated file faults there, not in the kernel). */
+	direct = b->map_may_fault && req->qp->reads_payload ? NULL :
+		 bdev_map(b, slba * b->block_size, req->data_len);
 	if (direct) {
 		req->iov[0].iov_base = direct;
 		req->iov[0].iov_len = req->data_len;

@@ -189,6 +189,7 @@ struct tgt_qpair {
 	uint16_t sqsize;                /* 0's based */
 	uint16_t sqhd;
 	bool sq_flow_disabled;          /* Connect CATTR: the host needs no SQHD */
+	bool reads_payload;             /* the transport reads sent data in user space (digest) */
 	uint32_t max_icd;
 	char peer[80];                  /* "addr:port" for logs */
 	struct tgt_qpair_stats stats;
@@ -268,7 +269,11 @@ struct tgt {
 extern struct tgt g_tgt;
 
 /* tgt.c */
-int tgt_init(uint64_t core_mask, bool busy_poll);
+/*
+ * Starts the control loop and one reactor per core of core_mask. Reactors busy-poll, or sleep
+ * in epoll and poll on for poll_us after work (adaptive polling; 0: sleep at once).
+ */
+int tgt_init(uint64_t core_mask, bool busy_poll, uint32_t poll_us);
 void tgt_fini(void);
 void tgt_transport_opts_default(struct tgt_transport_opts *opts);
 struct tgt_reactor *tgt_pick_reactor(void);

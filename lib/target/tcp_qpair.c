@@ -237,7 +237,10 @@ static void tcp_qpair_send(struct tcp_qpair *tq)
 		return;
 	rc = tcp_tx_flush(&tq->tx, tq->fd);
 	if (rc < 0) {
-		tcp_qpair_close(tq, "send failed");
+		if (rc == -EFAULT) /* sending from a mapping whose file shrank */
+			log_warn("tcp %s qid %u: data to send is unreadable: was a namespace's backing "
+				 "file truncated?", tq->qp.peer, tq->qp.qid);
+		tcp_qpair_close(tq, rc == -EFAULT ? "send failed: unreadable data" : "send failed");
 		return;
 	}
 	if ((rc == 1) != tq->want_out) {
@@ -396,6 +399,7 @@ static int tcp_on_icreq(struct tcp_qpair *tq)
 	tq->rx.lim.ic_done = true;
 	tq->rx.lim.hdgst = tq->hdgst;
 	tq->rx.lim.ddgst = tq->ddgst;
+	tq->qp.reads_payload = tq->ddgst;
 	tq->state = TCP_QP_RUNNING;
 	log_debug("tcp %s: ICReq hpda %u digests %s%s maxr2t %u", tq->qp.peer, ic->hpda,
 		  tq->hdgst ? "H" : "-", tq->ddgst ? "D" : "-", tq->maxr2t);

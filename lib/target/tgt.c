@@ -40,7 +40,7 @@ static void *reactor_main(void *arg)
 			log_warn("reactor %d: cannot pin to core %d", r->id, r->core);
 	}
 	log_info("reactor %d running on core %d (%s)", r->id, r->core,
-		 g_tgt.busy_poll ? "busy-poll" : "event-driven");
+		 g_tgt.busy_poll ? "busy-poll" : "event-driven with adaptive polling");
 	evloop_run(r->loop);
 	tcp_qpair_close_all_on_loop(r->loop);
 	/* Let queue pairs still waiting for their bdevs finish; at least one iteration, which
@@ -56,7 +56,7 @@ static void *reactor_main(void *arg)
 	return NULL;
 }
 
-int tgt_init(uint64_t core_mask, bool busy_poll)
+int tgt_init(uint64_t core_mask, bool busy_poll, uint32_t poll_us)
 {
 	int ncores = 0, rc;
 
@@ -91,6 +91,7 @@ int tgt_init(uint64_t core_mask, bool busy_poll)
 		if (!r->loop)
 			return -ENOMEM;
 		evloop_set_busy_poll(r->loop, busy_poll);
+		evloop_set_adaptive_poll(r->loop, busy_poll ? 0 : poll_us);
 		rc = pthread_create(&r->thread, NULL, reactor_main, r);
 		if (rc)
 			return -rc;

@@ -24,6 +24,8 @@ struct evloop {
 	int epfd;
 	int wakefd;
 	bool busy_poll;
+	uint64_t spin_ns;       /* adaptive polling: keep polling this long after the last work */
+	uint64_t last_work_ns;
 	volatile bool stop;
 	struct evloop_handler wake_handler;
 	struct list_node pollers;
@@ -114,6 +116,11 @@ const char *evloop_name(const struct evloop *loop)
 void evloop_set_busy_poll(struct evloop *loop, bool busy)
 {
 	loop->busy_poll = busy;
+}
+
+void evloop_set_adaptive_poll(struct evloop *loop, uint32_t us)
+{
+	loop->spin_ns = (uint64_t)us * 1000;
 }
 
 int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
@@ -272,10 +279,14 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 	timer_ms = evloop_run_timers(loop, &work);
 	if (work || loop->busy_poll)
 		timeout_ms = 0;
+	else if (loop->spin_ns && evloop_now_ns() - loop->last_work_ns < loop->spin_ns)
+		timeout_ms = 0; /* work was recent: more is likely sooner than a wake-up would take */
 	else if (timer_ms >= 0 && (timeout_ms < 0 || timer_ms < timeout_ms))
 		timeout_ms = timer_ms;
 
 	n = epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);
+	if (loop->spin_ns && (work || n > 0))
+		loop->last_work_ns = evloop_now_ns();
 	for (int i = 0; i < n; i++) {
 		struct evloop_handler *h = events[i].data.ptr;
 

@@ -73,6 +73,35 @@ def test_write_read_compare(tmp_path, kind, bs, digests):
             os.unlink(t.image)
 
 
+def test_tmpfs_file_truncated_under_a_mapped_namespace(tmp_path):
+    """A memory-backed file is served from a mapping. If another process shrinks the file, reads
+    of the lost part cannot be served: without digests (sent from the mapping) the connection
+    closes, with a data digest (read by a system call) the read fails; nvfabd lives on."""
+    t = start(tmp_path, "tmpfs", 4096)
+    try:
+        admin, io, _ = n.connect_io(t.port, harness.SUBNQN)
+        data = os.urandom(8192)
+        assert io.write(1, 8, data)[0] == 0
+        assert io.read(1, 8, 8192)[1] == data
+        os.truncate(t.image, 4 * 4096)  # LBAs 4.. are gone
+        assert io.read(1, 0, 4096)[0] == 0  # still inside the file
+        with pytest.raises((ConnectionError, OSError, EOFError)):
+            st, _ = io.read(1, 8, 8192)
+            io.read(1, 8, 8192)  # the close may come only after the first answer
+        admin.close()
+        admin, io, _ = n.connect_io(t.port, harness.SUBNQN, True, True)
+        st, _ = io.read(1, 8, 8192)
+        assert st & 0x7FF == 0x281, hex(st)  # Unrecovered Read Error
+        assert io.read(1, 0, 4096)[0] == 0
+        admin.close()
+        io.close()
+        assert t.alive()
+        assert "Disk0" in [b["name"] for b in t.rpc("bdev_get_bdevs")["result"]]
+    finally:
+        assert t.stop() == 0, t.read_log()[-3000:]
+        os.unlink(t.image)
+
+
 def test_errors_and_other_commands(target):
     admin, io, _ = n.connect_io(target.port, harness.SUBNQN)
     # LBA out of range

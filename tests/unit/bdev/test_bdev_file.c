@@ -137,7 +137,8 @@ static void file_rw(uint32_t bs)
 	assert_int_equal(bdev->block_size, bs);
 	assert_int_equal(bdev->num_blocks, (4u << 20) / bs);
 	assert_true(bdev->write_cache);
-	assert_null(bdev_map(bdev, 0, bs));
+	/* mapped only on a memory-backed file system (a TMPDIR on tmpfs) */
+	assert_int_equal(bdev_map(bdev, 0, bs) != NULL, bdev_file_get(bdev)->inline_io);
 
 	fill_pattern(wbuf, len, bs);
 	n = split_iov(wiov, wbuf, len, wsplit, 4);
@@ -337,7 +338,8 @@ static void test_file_fua_flush(void **state)
 }
 
 /* A file on tmpfs is copied synchronously, without io_uring: same results, completed before
- * submit returns, FUA and Flush accepted, a file shrunk under the bdev still fails cleanly. */
+ * submit returns, FUA and Flush accepted, a file shrunk under the bdev still fails cleanly.
+ * It is also mapped: bdev_map() shows what the writes stored, within the file only. */
 static void test_file_memory_backed(void **state)
 {
 	static const size_t split[] = {4096, 8192, 4096};
@@ -371,6 +373,11 @@ static void test_file_memory_backed(void **state)
 	assert_int_equal(t.completions, 1);
 	assert_int_equal(t.status, 0);
 	assert_memory_equal(rbuf, wbuf, 16384);
+	assert_true(bdev->map_may_fault);
+	assert_non_null(bdev_map(bdev, 3 * 4096, 16384));
+	assert_memory_equal(bdev_map(bdev, 3 * 4096, 16384), wbuf, 16384);
+	assert_null(bdev_map(bdev, (1 << 20) - 4096, 8192));
+	assert_null(bdev_map(bdev, (uint64_t)1 << 40, 4096));
 	assert_int_equal(tio_run(fx.loop, ch, BDEV_IO_FLUSH, 0, 0, NULL, 0, false), 0);
 	/* zeroing still goes through the ring */
 	assert_int_equal(tio_run(fx.loop, ch, BDEV_IO_WRITE_ZEROES, 3, 1, NULL, 0, false), 0);

@@ -17,6 +17,8 @@
 
 #include "bdev/bdev.h"
 #include "bdev/bdev_rpc.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_rpc.h"
 #include "keyring/keyring.h"
 #include "keyring/keyring_rpc.h"
 #include "rpc/rpc.h"
@@ -155,10 +157,12 @@ static int check_config(const char *path)
 	}
 	g_tgt.dry_run = true;
 	keyring_rpc_register();
+	gw_rpc_register(g_tgt.control);
 	bdev_rpc_register();
 	nvmf_rpc_register();
 	rc = rpc_config_load(path);
 	tgt_fini();
+	gw_fini();
 	bdev_destroy_all();
 	keyring_clear();
 	if (rc) {
@@ -265,6 +269,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	keyring_rpc_register();
+	gw_rpc_register(g_tgt.control);
 	bdev_rpc_register();
 	nvmf_rpc_register();
 	if (config) {
@@ -296,6 +301,7 @@ int main(int argc, char **argv)
 	rpc_server_stop();
 out:
 	tgt_fini();
+	gw_fini();
 	bdev_destroy_all();
 	keyring_clear();
 	if (d.sigfd >= 0)

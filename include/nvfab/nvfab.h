@@ -285,6 +285,23 @@ int nvfab_flush(struct nvfab_qpair *qp, const struct nvfab_ns *ns, nvfab_cb cb, 
 int nvfab_write_zeroes(struct nvfab_qpair *qp, const struct nvfab_ns *ns, uint64_t lba,
 		       uint32_t nblocks, uint32_t flags, nvfab_cb cb, void *arg);
 
+/*
+ * A command of the NVM command set as another host sent it (a gateway forwarding it): opcode,
+ * CDW2-3 and CDW10-15 go out unchanged; the NSID is ns's and the CID and data pointer are the
+ * queue pair's own. The opcode's two low bits give the data direction (01b: to the controller,
+ * 10b: from it, 00b: none; 11b is refused); iov carries exactly the data (iovcnt 0 when none),
+ * at most nvfab_ctrlr_max_xfer() bytes. Same returns as nvfab_read(); the completion's status
+ * is the controller's, unchanged.
+ */
+struct nvfab_io_cmd {
+	uint8_t opc;
+	uint32_t cdw2, cdw3;
+	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
+};
+int nvfab_io_cmd_submit(struct nvfab_qpair *qp, const struct nvfab_ns *ns,
+			const struct nvfab_io_cmd *cmd, const struct iovec *iov, int iovcnt,
+			nvfab_cb cb, void *arg);
+
 /* Dataset Management range, in wire format (16 bytes). nlb is a count (not 0's based). */
 struct nvfab_dsm_range {
 	uint32_t cattr;

@@ -299,6 +299,43 @@ int nvfab_write_zeroes(struct nvfab_qpair *qpair, const struct nvfab_ns *ns, uin
 	return host_qpair_submit(&qpair->q, &sqe, HOST_XFER_NONE, NULL, 0, 0, cb, arg);
 }
 
+int nvfab_io_cmd_submit(struct nvfab_qpair *qpair, const struct nvfab_ns *ns,
+			const struct nvfab_io_cmd *cmd, const struct iovec *iov, int iovcnt,
+			nvfab_cb cb, void *arg)
+{
+	struct host_qpair *qp = &qpair->q;
+	enum host_xfer xfer;
+	uint64_t len = 0;
+	struct nvme_sqe sqe;
+
+	switch (cmd->opc & 3) {
+	case 0: xfer = HOST_XFER_NONE; break;
+	case 1: xfer = HOST_XFER_H2C; break;
+	case 2: xfer = HOST_XFER_C2H; break;
+	default: return -EINVAL;
+	}
+	if (ns->ctrlr != qp->ctrlr || iovcnt < 0 || iovcnt > NVFAB_MAX_IOV ||
+	    (xfer == HOST_XFER_NONE) != (iovcnt == 0))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if (len > qp->ctrlr->max_xfer || (xfer != HOST_XFER_NONE && len == 0))
+		return -EINVAL;
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opc = cmd->opc;
+	sqe.nsid = ns->nsid;
+	sqe.cdw2 = cmd->cdw2;
+	sqe.cdw3 = cmd->cdw3;
+	sqe.cdw10 = cmd->cdw10;
+	sqe.cdw11 = cmd->cdw11;
+	sqe.cdw12 = cmd->cdw12;
+	sqe.cdw13 = cmd->cdw13;
+	sqe.cdw14 = cmd->cdw14;
+	sqe.cdw15 = cmd->cdw15;
+	return host_qpair_submit(qp, &sqe, xfer, iovcnt ? iov : NULL, iovcnt, (uint32_t)len, cb,
+				 arg);
+}
+
 _Static_assert(sizeof(struct nvfab_dsm_range) == 16, "DSM range is 16 bytes on the wire");
 
 int nvfab_deallocate(struct nvfab_qpair *qpair, const struct nvfab_ns *ns,

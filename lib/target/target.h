@@ -255,6 +255,7 @@ struct tgt {
 	int nreactors;
 	int next_reactor;
 	bool busy_poll;
+	uint32_t poll_us;               /* adaptive polling window of sleeping reactors */
 	struct tgt_transport_opts opts;
 	struct list_node subsystems;
 	struct list_node listeners;

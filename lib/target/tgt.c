@@ -39,20 +39,31 @@ static void *reactor_main(void *arg)
 		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
 			log_warn("reactor %d: cannot pin to core %d", r->id, r->core);
 	}
-	log_info("reactor %d running on core %d (%s)", r->id, r->core,
-		 g_tgt.busy_poll ? "busy-poll" : "event-driven with adaptive polling");
+	if (g_tgt.busy_poll || !g_tgt.poll_us)
+		log_info("reactor %d running on core %d (%s)", r->id, r->core,
+			 g_tgt.busy_poll ? "busy-poll" : "event-driven");
+	else
+		log_info("reactor %d running on core %d (event-driven, polling %u us after work)",
+			 r->id, r->core, g_tgt.poll_us);
 	evloop_run(r->loop);
 	tcp_qpair_close_all_on_loop(r->loop);
 	/* Let queue pairs still waiting for their bdevs finish; at least one iteration, which
 	 * sends the "gone" reports that closing deferred to its end. */
 	for (int i = 0; i == 0 || (i < 1000 && r->qpairs); i++)
 		evloop_run_once(r->loop, 1);
+	if (r->qpairs)
+		log_warn("reactor %d: I/O still held by bdevs at shutdown (a gateway's backend "
+			 "unreachable?): failing it", r->id);
+	/* Destroying a channel fails what its backend still holds; the queue pairs waiting for
+	 * that I/O then finish too. */
 	for (uint32_t i = 0; i < r->nchannels; i++) {
 		if (r->channels[i].ch)
 			bdev_channel_destroy(r->channels[i].ch);
 		r->channels[i].ch = NULL;
 		r->channels[i].bdev = NULL;
 	}
+	for (int i = 0; i < 100 && r->qpairs; i++)
+		evloop_run_once(r->loop, 1);
 	return NULL;
 }
 
@@ -65,6 +76,7 @@ int tgt_init(uint64_t core_mask, bool busy_poll, uint32_t poll_us)
 	list_init(&g_tgt.listeners);
 	tgt_transport_opts_default(&g_tgt.opts);
 	g_tgt.busy_poll = busy_poll;
+	g_tgt.poll_us = busy_poll ? 0 : poll_us;
 	g_tgt.next_portid = 1;
 	g_tgt.control = evloop_create("control");
 	if (!g_tgt.control)

@@ -196,6 +196,11 @@ void evloop_defer(struct evloop *loop, struct evloop_deferred *d, evloop_msg_fn 
 	list_add_tail(&loop->deferred, &d->link);
 }
 
+void evloop_defer_cancel(struct evloop_deferred *d)
+{
+	list_del(&d->link);
+}
+
 bool evloop_is_current(const struct evloop *loop)
 {
 	return loop->running && pthread_equal(loop->owner, pthread_self());

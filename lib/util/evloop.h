@@ -81,6 +81,8 @@ void evloop_timer_stop(struct evloop *loop, struct evloop_timer *t);
 
 /* Loop thread only: runs fn(arg) at the end of the current iteration. */
 void evloop_defer(struct evloop *loop, struct evloop_deferred *d, evloop_msg_fn fn, void *arg);
+/* Loop thread only: takes back a deferred call that has not run yet. */
+void evloop_defer_cancel(struct evloop_deferred *d);
 /* True when called on the loop's own thread (while it runs). */
 bool evloop_is_current(const struct evloop *loop);
 

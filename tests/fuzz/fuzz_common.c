@@ -148,7 +148,7 @@ void fuzz_target_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (!getenv("NVFAB_FUZZ_VERBOSE"))
 		log_set_level(LOG_ERROR);
-	rc = tgt_init(1, false);
+	rc = tgt_init(1, false, 0);
 	if (rc) {
 		fprintf(stderr, "fuzz: tgt_init: %s\n", strerror(-rc));
 		abort();

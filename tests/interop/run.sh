@@ -7,7 +7,7 @@
 #   `make test` runs it through scripts/run-tests.sh with build-test (ASan +
 #   UBSan), `make interop` with build. nvfabd and nvfab come from BUILD_DIR.
 # env:
-#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire passthru aarch64"  parts to run
+#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire passthru gateway aarch64"  parts to run
 #   NVFAB_INTEROP_KEEP=1    keep the work dir (captures, logs) even on success
 #   NVFAB_INTEROP_PART_TIMEOUT=240   bound for each guest part
 #
@@ -18,6 +18,9 @@
 #   wire-nvfab-host   part 3: the same for part 2's capture   (wire-check.sh)
 #   passthru          part 6: nvfabd in the guest, NVMe passthrough on qemu's
 #                     emulated SSD (passthru.sh + guest/passthru.sh)
+#   gateway           part 7: kernel host (guest) -> nvfabd gateway -> backend
+#                     nvfabd, ext4 through both hops; once more with digests
+#                     on the backend hop (gateway.sh)
 #   aarch64           part 4: cross build, unit tests and a loopback session
 #                     under qemu-aarch64 (scripts/cross-aarch64.sh --native)
 # The last line is "interop: N passed, N failed"; the exit status is 0 only
@@ -27,7 +30,7 @@ set -uo pipefail
 cd "$REPO" || exit 1
 
 BUILD=${1:-build}
-PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire passthru aarch64}
+PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire passthru gateway aarch64}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-interop.XXXXXX")
 T0=$EPOCHREALTIME
 passed=0 failed=0 failures=()
@@ -74,6 +77,10 @@ if want wire; then
 fi
 if want passthru; then
     part passthru "$INTEROP_DIR/passthru.sh" "$BUILD"
+fi
+if want gateway; then
+    part gateway "$INTEROP_DIR/gateway.sh" "$BUILD"
+    part gateway-backend-digests "$INTEROP_DIR/gateway.sh" "$BUILD" --backend-digests
 fi
 if want aarch64; then
     part aarch64 "$REPO/scripts/cross-aarch64.sh" --native "$BUILD"

@@ -1,0 +1,445 @@
+/*
+ * Gateway data path: one backend I/O queue pair per bdev channel (per reactor), driven by the
+ * reactor's loop. Nothing here allocates per I/O or copies data: libnvfab sends write data from
+ * the request's iovecs and receives read data into them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bdev/bdev_internal.h"
+#include "gateway/gateway.h"
+#include "spec/nvme_cmd.h"
+#include "util/log.h"
+
+/* Drives reconnects and command timeouts when no socket event comes. */
+#define GW_QUEUE_TICK_MS 50
+
+/* The backend queue pair of one reactor: shared by the channels of all the controller's
+ * namespaces on that reactor (a controller grants few I/O queues). */
+struct gw_queue {
+	struct gw_ctrlr *ctrlr;
+	struct evloop *loop;
+	struct nvfab_qpair *qp;
+	int refs;                       /* channels using it (changed under ctrlr->queues_lock) */
+	struct evloop_handler handler;
+	int fd;                         /* registered with the loop, -1 when none */
+	uint32_t events;                /* what it is registered for */
+	struct evloop_timer tick;
+	struct evloop_deferred flush;   /* sends what this loop iteration submitted, at its end */
+	bool flush_armed;
+	bool lost;                      /* the queue pair gave up: every I/O fails with a path error */
+	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
+	struct bdev_io *wait_head, *wait_tail;
+	struct gw_queue *next;          /* the controller's queues */
+};
+
+struct gw_channel {
+	struct bdev_channel base;
+	struct gw_ns *ns;
+	struct gw_queue *q;
+};
+
+/* bdev_io.priv use: [0] wait-list link, [1] pieces still out, [2] first error status,
+ * [3] the namespace (struct gw_ns *). */
+#define GW_IO_PIECES(io) ((io)->priv[1])
+#define GW_IO_STATUS(io) ((io)->priv[2])
+
+static void gw_queue_drive(struct gw_queue *q);
+
+static struct bdev_io *gw_io_next(const struct bdev_io *io)
+{
+	return (struct bdev_io *)(uintptr_t)io->priv[0];
+}
+
+static void gw_io_set_next(struct bdev_io *io, struct bdev_io *next)
+{
+	io->priv[0] = (uintptr_t)next;
+}
+
+static struct gw_ns *gw_io_ns(const struct bdev_io *io)
+{
+	return (struct gw_ns *)(uintptr_t)io->priv[3];
+}
+
+static struct gw_channel *gw_ch(struct bdev_channel *base)
+{
+	return (struct gw_channel *)base;
+}
+
+/* Keeps the loop watching the queue pair's current socket (it changes on reconnect) for what
+ * it needs: input always, output while sends wait for room. */
+static void gw_queue_watch(struct gw_queue *q)
+{
+	int fd = q->lost ? -1 : nvfab_qpair_fd(q->qp);
+	uint32_t events = EPOLLIN | (nvfab_qpair_poll_events(q->qp) & POLLOUT ? EPOLLOUT : 0);
+
+	if (fd != q->fd && q->fd >= 0) {
+		evloop_del_fd(q->loop, &q->handler);
+		q->fd = -1;
+	}
+	if (fd < 0)
+		return;
+	if (q->fd < 0) {
+		if (evloop_add_fd(q->loop, &q->handler, fd, events, q->handler.fn, q) == 0) {
+			q->fd = fd;
+			q->events = events;
+		}
+		return;
+	}
+	if (events != q->events && evloop_mod_fd(q->loop, &q->handler, events) == 0)
+		q->events = events;
+}
+
+static void gw_io_complete(struct bdev_io *io, uint16_t status)
+{
+	if (status && !GW_IO_STATUS(io))
+		GW_IO_STATUS(io) = status;
+	if (--GW_IO_PIECES(io) == 0)
+		io->cb(io, (int)GW_IO_STATUS(io));
+}
+
+static void gw_io_done(void *arg, const struct nvfab_cpl *cpl)
+{
+	/* The connection lost the command for good: not a media error, a path error. */
+	gw_io_complete(arg, cpl->transport_err ? GW_STATUS_PATH_ERROR : cpl->status);
+}
+
+static void gw_queue_flush(void *arg)
+{
+	struct gw_queue *q = arg;
+
+	q->flush_armed = false;
+	if (!q->lost)
+		nvfab_qpair_flush(q->qp);
+	gw_queue_watch(q);
+}
+
+/* Commands submitted during one loop iteration leave together, at its end. */
+static void gw_queue_batch(struct gw_queue *q)
+{
+	if (q->flush_armed)
+		return;
+	q->flush_armed = true;
+	nvfab_qpair_batch_begin(q->qp);
+	evloop_defer(q->loop, &q->flush, gw_queue_flush, q);
+}
+
+/* iov[] bytes [off, off + len) as an iovec array (at most NVFAB_MAX_IOV entries). */
+static int gw_iov_slice(const struct iovec *iov, int iovcnt, uint64_t off, uint64_t len,
+			struct iovec *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < iovcnt && len; i++) {
+		uint64_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		if (n == NVFAB_MAX_IOV)
+			return -EINVAL;
+		take = iov[i].iov_len - off;
+		if (take > len)
+			take = len;
+		out[n].iov_base = (char *)iov[i].iov_base + off;
+		out[n++].iov_len = take;
+		len -= take;
+		off = 0;
+	}
+	return len ? -EINVAL : n;
+}
+
+static uint64_t gw_io_bytes(const struct bdev_io *io)
+{
+	uint64_t len = 0;
+
+	for (int i = 0; i < io->iovcnt; i++)
+		len += io->iov[i].iov_len;
+	return len;
+}
+
+/*
+ * The host's command, as it sent it, in pieces the backend accepts: Read, Write and Compare
+ * longer than the backend's transfer limit go as consecutive commands (same flags).
+ */
+static int gw_submit_nvme(struct gw_queue *q, const struct nvfab_ns *ns, struct bdev_io *io)
+{
+	const struct nvme_sqe *sqe = io->nvme_cmd;
+	struct nvfab_io_cmd cmd = {
+		.opc = sqe->opc, .cdw2 = sqe->cdw2, .cdw3 = sqe->cdw3,
+		.cdw10 = sqe->cdw10, .cdw11 = sqe->cdw11, .cdw12 = sqe->cdw12,
+		.cdw13 = sqe->cdw13, .cdw14 = sqe->cdw14, .cdw15 = sqe->cdw15,
+	};
+	uint64_t len = gw_io_bytes(io), max = nvfab_ctrlr_max_xfer(ns->ctrlr), slba, off;
+	bool rw = sqe->opc == nvme_cmd_read || sqe->opc == nvme_cmd_write ||
+		  sqe->opc == nvme_cmd_compare;
+	uint32_t piece_blocks, total_blocks;
+	struct iovec piece[NVFAB_MAX_IOV];
+	int rc, n;
+
+	if (!rw || len <= max) {
+		GW_IO_PIECES(io) = 1;
+		return nvfab_io_cmd_submit(q->qp, ns, &cmd, io->iov, io->iovcnt, gw_io_done, io);
+	}
+	piece_blocks = (uint32_t)(max / ns->block_size);
+	total_blocks = (sqe->cdw12 & 0xffff) + 1;
+	if (piece_blocks == 0 || (uint64_t)total_blocks * ns->block_size != len)
+		return -EINVAL;
+	slba = sqe->cdw10 | (uint64_t)sqe->cdw11 << 32;
+	GW_IO_PIECES(io) = 1; /* held until every piece is out */
+	for (off = 0; off < total_blocks; off += piece_blocks) {
+		uint32_t nb = total_blocks - off < piece_blocks ? (uint32_t)(total_blocks - off) :
+								   piece_blocks;
+
+		n = gw_iov_slice(io->iov, io->iovcnt, off * ns->block_size,
+				 (uint64_t)nb * ns->block_size, piece);
+		rc = n < 0 ? n : 0;
+		if (rc == 0) {
+			cmd.cdw10 = (uint32_t)(slba + off);
+			cmd.cdw11 = (uint32_t)((slba + off) >> 32);
+			cmd.cdw12 = (sqe->cdw12 & ~0xffffu) | (nb - 1);
+			GW_IO_PIECES(io)++;
+			rc = nvfab_io_cmd_submit(q->qp, ns, &cmd, piece, n, gw_io_done, io);
+			if (rc)
+				GW_IO_PIECES(io)--;
+		}
+		if (rc) {
+			if (off == 0)
+				return rc;
+			/* Some pieces are out: the I/O ends through them, as failed. */
+			GW_IO_STATUS(io) = GW_STATUS_PATH_ERROR;
+			break;
+		}
+	}
+	gw_io_complete(io, 0); /* drop the hold */
+	return 0;
+}
+
+/* The generic types, for callers that do not forward an NVMe command (Flush of all namespaces). */
+static int gw_submit_generic(struct gw_queue *q, const struct nvfab_ns *ns, struct bdev_io *io)
+{
+	uint32_t flags = io->fua ? NVFAB_IO_FUA : 0;
+
+	GW_IO_PIECES(io) = 1;
+	switch (io->type) {
+	case BDEV_IO_READ:
+		return nvfab_read(q->qp, ns, io->offset_blocks, (uint32_t)io->num_blocks, io->iov,
+				  io->iovcnt, flags, gw_io_done, io);
+	case BDEV_IO_WRITE:
+		return nvfab_write(q->qp, ns, io->offset_blocks, (uint32_t)io->num_blocks, io->iov,
+				   io->iovcnt, flags, gw_io_done, io);
+	case BDEV_IO_FLUSH:
+		return nvfab_flush(q->qp, ns, gw_io_done, io);
+	case BDEV_IO_WRITE_ZEROES:
+		return nvfab_write_zeroes(q->qp, ns, io->offset_blocks, (uint32_t)io->num_blocks,
+					  0, gw_io_done, io);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* 0: out (or completed); -EAGAIN: the queue is full; another -errno: refused. */
+static int gw_try_submit(struct gw_queue *q, struct bdev_io *io)
+{
+	const struct nvfab_ns *ns = gw_io_ns(io)->ns;
+	int rc;
+
+	if (q->lost) {
+		io->cb(io, GW_STATUS_PATH_ERROR);
+		return 0;
+	}
+	GW_IO_STATUS(io) = 0;
+	gw_queue_batch(q);
+	rc = io->type == BDEV_IO_NVME ? gw_submit_nvme(q, ns, io) : gw_submit_generic(q, ns, io);
+	if (rc == -ENOTCONN) {
+		io->cb(io, GW_STATUS_PATH_ERROR);
+		return 0;
+	}
+	return rc;
+}
+
+static void gw_wait_push(struct gw_queue *q, struct bdev_io *io)
+{
+	gw_io_set_next(io, NULL);
+	if (q->wait_tail)
+		gw_io_set_next(q->wait_tail, io);
+	else
+		q->wait_head = io;
+	q->wait_tail = io;
+}
+
+/* Resubmits waiting I/O in order while the queue has room. */
+static void gw_wait_drain(struct gw_queue *q)
+{
+	struct bdev_io *io;
+
+	while ((io = q->wait_head)) {
+		int rc = gw_try_submit(q, io);
+
+		if (rc == -EAGAIN)
+			return;
+		q->wait_head = gw_io_next(io);
+		if (!q->wait_head)
+			q->wait_tail = NULL;
+		if (rc)
+			io->cb(io, rc == -EINVAL ? -EINVAL : GW_STATUS_PATH_ERROR);
+	}
+}
+
+int gw_submit(struct bdev_channel *base, struct bdev_io *io)
+{
+	struct gw_channel *ch = gw_ch(base);
+	struct gw_queue *q = ch->q;
+	int rc;
+
+	if (io->type != BDEV_IO_NVME && io->type != BDEV_IO_FLUSH) {
+		rc = bdev_io_check(&ch->ns->bdev, io);
+		if (rc)
+			return rc;
+	}
+	io->priv[3] = (uintptr_t)ch->ns;
+	if (q->wait_head) { /* keep the order */
+		gw_wait_push(q, io);
+		return 0;
+	}
+	rc = gw_try_submit(q, io);
+	if (rc == -EAGAIN) {
+		gw_wait_push(q, io);
+		return 0;
+	}
+	return rc;
+}
+
+/* Reaps completions (which may free room for waiting I/O) and follows the socket. */
+static void gw_queue_drive(struct gw_queue *q)
+{
+	int rc;
+
+	if (q->lost)
+		return;
+	rc = nvfab_qpair_process_completions(q->qp, 0);
+	if (rc == -ENOTCONN) {
+		q->lost = true;
+		log_error("gateway %s: I/O queue %u to the backend lost for good; its I/O fails with "
+			  "a path error", q->ctrlr->params.name, nvfab_qpair_qid(q->qp));
+	}
+	if (q->wait_head)
+		gw_wait_drain(q);
+	gw_queue_watch(q);
+}
+
+static void gw_queue_event(void *arg, uint32_t events)
+{
+	(void)events;
+	gw_queue_drive(arg);
+}
+
+static void gw_queue_tick(void *arg)
+{
+	gw_queue_drive(arg);
+}
+
+/* The loop's queue to the controller, connected on first use (ctrlr->queues_lock held). */
+static struct gw_queue *gw_queue_get(struct gw_ctrlr *c, struct evloop *loop)
+{
+	struct nvfab_error err;
+	struct gw_queue *q;
+
+	for (q = c->queues; q; q = q->next)
+		if (q->loop == loop) {
+			q->refs++;
+			return q;
+		}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	/*
+	 * Connecting blocks this reactor for a round trip or two (up to connect_timeout_ms when
+	 * the backend does not answer): once per reactor and controller, at the first I/O.
+	 */
+	q->qp = nvfab_qpair_create(c->ctrlr, NULL, &err);
+	if (!q->qp) {
+		if (!c->queue_error_logged)
+			log_error("gateway %s: cannot open an I/O queue to the backend: %s",
+				  c->params.name, err.msg);
+		c->queue_error_logged = true;
+		free(q);
+		return NULL;
+	}
+	c->queue_error_logged = false;
+	q->ctrlr = c;
+	q->loop = loop;
+	q->refs = 1;
+	q->fd = -1;
+	q->handler.fn = gw_queue_event;
+	gw_queue_watch(q);
+	evloop_timer_start(loop, &q->tick, GW_QUEUE_TICK_MS, GW_QUEUE_TICK_MS, gw_queue_tick, q);
+	q->next = c->queues;
+	c->queues = q;
+	log_info("gateway %s: I/O queue %u to the backend on %s", c->params.name,
+		 nvfab_qpair_qid(q->qp), evloop_name(loop));
+	return q;
+}
+
+/* ctrlr->queues_lock held. */
+static void gw_queue_put(struct gw_queue *q)
+{
+	struct gw_ctrlr *c = q->ctrlr;
+	struct bdev_io *io;
+
+	if (--q->refs > 0)
+		return;
+	for (struct gw_queue **pp = &c->queues; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	evloop_timer_stop(q->loop, &q->tick);
+	if (q->flush_armed)
+		evloop_defer_cancel(&q->flush);
+	if (q->fd >= 0)
+		evloop_del_fd(q->loop, &q->handler);
+	/* The last channel goes with no I/O in flight; anything still waiting fails. */
+	while ((io = q->wait_head)) {
+		q->wait_head = gw_io_next(io);
+		io->cb(io, GW_STATUS_PATH_ERROR);
+	}
+	nvfab_qpair_destroy(q->qp);
+	free(q);
+}
+
+struct bdev_channel *gw_channel_create(struct bdev *bdev, struct evloop *loop)
+{
+	struct gw_ns *ns = bdev->ctx;
+	struct gw_ctrlr *c = ns->ctrlr;
+	struct gw_channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	ch->base.bdev = bdev;
+	ch->ns = ns;
+	pthread_mutex_lock(&c->queues_lock);
+	ch->q = gw_queue_get(c, loop);
+	pthread_mutex_unlock(&c->queues_lock);
+	if (!ch->q) {
+		free(ch);
+		return NULL;
+	}
+	return &ch->base;
+}
+
+void gw_channel_destroy(struct bdev_channel *base)
+{
+	struct gw_channel *ch = gw_ch(base);
+	struct gw_ctrlr *c = ch->ns->ctrlr;
+
+	pthread_mutex_lock(&c->queues_lock);
+	gw_queue_put(ch->q);
+	pthread_mutex_unlock(&c->queues_lock);
+	free(ch);
+}

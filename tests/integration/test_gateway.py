@@ -1,0 +1,330 @@
+"""nvfabd as a gateway (SPDK's bdev_nvme): a second nvfabd attaches to the first's subsystem and
+re-exports its namespaces. SPDK's own rpc.py form of bdev_nvme_attach_controller, verified I/O
+through both hops (both block sizes, in-capsule and R2T writes, digests on either hop), the
+backend's status codes unchanged, save_config, and the rules of detaching."""
+import json
+import os
+import struct
+import subprocess
+
+import pytest
+
+import harness
+import nvmetcp as n
+
+BACKEND_NQN = "nqn.2026-12.io.nvfab:backend"
+GW_NQN = "nqn.2026-12.io.nvfab:gateway"
+CLI = harness.WRAPPER + [harness.NVFAB]
+
+SC_LBA_RANGE = 0x80
+SC_COMPARE_FAILED = 0x285
+DNR = 0x4000
+
+
+def backend(tmp_path, with_file=True):
+    port = harness.free_port()
+    bdevs = [("ram", "Ram4k", 16384, 4096), ("ram", "Ram512", 65536, 512)]
+    if with_file:
+        path = str(tmp_path / "backend.img")
+        with open(path, "wb") as f:
+            f.truncate(64 << 20)
+        bdevs.append(("file", "File0", 0, 4096, path))
+    t = harness.Target(harness.simple_config(port, bdevs=bdevs, subnqn=BACKEND_NQN),
+                       tmpdir=str(tmp_path / "backend"))
+    t.port = port
+    return t
+
+
+def attach_json(port, name="Remote0", **extra):
+    """Exactly what `scripts/rpc.py bdev_nvme_attach_controller -b Remote0 -t tcp -a 127.0.0.1
+    -s PORT -f ipv4 -n NQN` sends (SPDK v25.09), plus extra."""
+    p = {"name": name, "trtype": "tcp", "traddr": "127.0.0.1", "adrfam": "ipv4",
+         "trsvcid": str(port), "subnqn": BACKEND_NQN, "prchk_reftag": False,
+         "prchk_guard": False, "hdgst": False, "ddgst": False, "allow_unrecognized_csi": False}
+    p.update(extra)
+    return p
+
+
+def ok(reply):
+    assert "error" not in reply, reply
+    return reply["result"]
+
+
+def export(gw, bdevs, port):
+    ok(gw.rpc("nvmf_create_transport", {"trtype": "TCP"}))
+    ok(gw.rpc("nvmf_create_subsystem", {"nqn": GW_NQN, "allow_any_host": True}))
+    for b in bdevs:
+        ok(gw.rpc("nvmf_subsystem_add_ns", {"nqn": GW_NQN, "namespace": {"bdev_name": b}}))
+    ok(gw.rpc("nvmf_subsystem_add_listener", {"nqn": GW_NQN, "listen_address": {
+        "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}))
+
+
+def perf(port, *args, nsid=None):
+    trid = f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{GW_NQN}"
+    cmd = CLI + ["perf", "-r", trid, "-t", "2"] + (["-n", str(nsid)] if nsid else []) + list(args)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.mark.parametrize("digests", [(False, False), (True, True), (True, False)],
+                         ids=["plain", "digests-both-hops", "digests-backend-hop"])
+def test_spdk_attach_and_verified_io(tmp_path, digests):
+    back_dgst, front_dgst = digests
+    be = backend(tmp_path)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        names = ok(gw.rpc("bdev_nvme_attach_controller",
+                          attach_json(be.port, hdgst=back_dgst, ddgst=back_dgst)))
+        assert names == ["Remote0n1", "Remote0n2", "Remote0n3"]
+        ctrlrs = ok(gw.rpc("bdev_nvme_get_controllers"))
+        assert len(ctrlrs) == 1 and ctrlrs[0]["name"] == "Remote0"
+        c = ctrlrs[0]["ctrlrs"][0]
+        assert c["state"] == "enabled" and c["cntlid"] >= 1
+        assert c["trid"] == {"trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1",
+                             "trsvcid": str(be.port), "subnqn": BACKEND_NQN}
+        bdevs = {b["name"]: b for b in ok(gw.rpc("bdev_get_bdevs"))}
+        assert bdevs["Remote0n1"]["block_size"] == 4096 and bdevs["Remote0n1"]["num_blocks"] == 16384
+        assert bdevs["Remote0n2"]["block_size"] == 512 and bdevs["Remote0n2"]["num_blocks"] == 65536
+        assert bdevs["Remote0n1"]["product_name"] == "NVMe disk"
+        port = harness.free_port()
+        export(gw, names, port)
+        dg = ["-g", "-G"] if front_dgst else []
+        # 4 KiB writes go in-capsule, 128 KiB ones by R2T; both block sizes; RAM and file.
+        for args in (["-q", "16", "-o", "4096"], ["-q", "4", "-o", "128k"]):
+            out = perf(port, "-w", "randrw", "--verify", *args, *dg)
+            assert "errors: 0 I/O, 0 verify" in out, out[-2000:]
+        assert gw.alive() and be.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+
+
+def test_commands_and_status_pass_through(tmp_path):
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        st, _, idns = admin.identify(0, nsid=1)
+        assert st == 0 and struct.unpack_from("<Q", idns, 0)[0] == 16384
+        # the backend's answers, unchanged: LBA out of range, miscompare
+        st, _ = io.read(1, 16383, 8192)
+        assert st == SC_LBA_RANGE | DNR, hex(st)
+        assert io.write(1, 0, b"\xaa" * 4096)[0] == 0
+        cid = io.next_cid()
+        io.send(io.capsule(io.sqe(0x05, cid, 1, 0, 0, 0, sgl_len=4096, sgl_type=0x01), b"\xbb" * 4096))
+        assert io.wait_completion(cid)[0] & 0x7FF == SC_COMPARE_FAILED
+        cid = io.next_cid()
+        io.send(io.capsule(io.sqe(0x05, cid, 1, 0, 0, 0, sgl_len=4096, sgl_type=0x01), b"\xaa" * 4096))
+        assert io.wait_completion(cid)[0] == 0
+        # Write Zeroes, DSM, Flush, FUA write reach the backend and do what they say
+        cid = io.next_cid()
+        io.send(io.capsule(io.sqe(0x08, cid, 1, 0, 0, 0)))
+        assert io.wait_completion(cid)[0] == 0
+        assert io.read(1, 0, 4096)[1] == bytes(4096)
+        io.write(1, 100, b"\x11" * 8192)
+        ranges = struct.pack("<IIQ", 0, 1, 100) + struct.pack("<IIQ", 0, 1, 101)
+        cid = io.next_cid()
+        io.send(io.capsule(io.sqe(0x09, cid, 1, 1, 1 << 2, 0, sgl_len=len(ranges), sgl_type=0x01), ranges))
+        assert io.wait_completion(cid)[0] == 0
+        assert io.read(1, 100, 8192)[1] == bytes(8192)
+        for nsid in (1, 0xFFFFFFFF):
+            cid = io.next_cid()
+            io.send(io.capsule(io.sqe(0x00, cid, nsid)))
+            assert io.wait_completion(cid)[0] == 0
+        cid = io.next_cid()
+        io.send(io.capsule(io.sqe(0x01, cid, 1, 3, 0, 1 << 30, sgl_len=4096, sgl_type=0x01), b"\x42" * 4096))
+        assert io.wait_completion(cid)[0] == 0
+        admin.close()
+        io.close()
+        # and the data is on the backend, read there directly
+        admin, bio, _ = n.connect_io(be.port, BACKEND_NQN)
+        assert bio.read(1, 3, 4096)[1] == b"\x42" * 4096
+        admin.close()
+        bio.close()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+
+
+def test_save_config_round_trip_and_detach_rules(tmp_path):
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    gw2 = None
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port, ctrlr_loss_timeout_sec=10,
+                                                             reconnect_delay_sec=1)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        assert io.write(1, 7, b"\x5a" * 4096)[0] == 0
+        admin.close()
+        io.close()
+        # detaching a controller whose namespace is exported is refused; unknown is ENODEV
+        r = gw.rpc("bdev_nvme_detach_controller", {"name": "Remote0"})
+        assert r["error"]["code"] == -16, r
+        r = gw.rpc("bdev_nvme_detach_controller", {"name": "Nope"})
+        assert r["error"]["code"] == -19, r
+        # a second controller of the same name is refused, with the reason
+        r = gw.rpc("bdev_nvme_attach_controller", attach_json(be.port))
+        assert "error" in r and "already attached" in r["error"]["message"], r
+        cfg = ok(gw.rpc("save_config"))
+        bdev_calls = [s for s in cfg["subsystems"] if s["subsystem"] == "bdev"][0]["config"]
+        attach = [c for c in bdev_calls if c["method"] == "bdev_nvme_attach_controller"]
+        assert len(attach) == 1
+        p = attach[0]["params"]
+        assert (p["name"], p["traddr"], p["trsvcid"], p["subnqn"]) == \
+            ("Remote0", "127.0.0.1", str(be.port), BACKEND_NQN)
+        assert p["ctrlr_loss_timeout_sec"] == 10 and p["reconnect_delay_sec"] == 1
+        assert not any(c["method"] == "bdev_malloc_create" for c in bdev_calls)
+        # the saved config loads back: same namespace, same data (it lives on the backend)
+        ok(gw.rpc("nvmf_delete_subsystem", {"nqn": GW_NQN}))
+        assert ok(gw.rpc("bdev_nvme_detach_controller", {"name": "Remote0"})) is True
+        assert ok(gw.rpc("bdev_nvme_get_controllers")) == []
+        assert gw.stop() == 0
+        gw2 = harness.Target(cfg, tmpdir=str(tmp_path / "gateway2"))
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        assert io.read(1, 7, 4096)[1] == b"\x5a" * 4096
+        admin.close()
+        io.close()
+    finally:
+        if gw.alive():
+            gw.stop()
+        if gw2:
+            assert gw2.stop() == 0, gw2.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+
+
+@pytest.mark.parametrize("params,expect", [
+    ({"trtype": "rdma"}, "TCP only"),
+    ({"subnqn": ""}, "subnqn"),
+    ({"adrfam": "fc"}, "adrfam"),
+    ({"multipath": "multipath"}, "multipath"),
+    ({"ctrlr_loss_timeout_sec": 5}, "reconnect_delay_sec"),
+    ({"prchk_guard": True}, "prchk_guard"),
+    ({"bogus": 1}, "bogus"),
+])
+def test_attach_bad_params(tmp_path, params, expect):
+    gw = harness.Target(tmpdir=str(tmp_path))
+    try:
+        r = gw.rpc("bdev_nvme_attach_controller", attach_json(9, **params))
+        assert "error" in r and expect in r["error"]["message"], r
+        assert ok(gw.rpc("bdev_get_bdevs")) == []
+    finally:
+        assert gw.stop() == 0
+
+
+def test_attach_unreachable_and_wrong_nqn(tmp_path):
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        r = gw.rpc("bdev_nvme_attach_controller", attach_json(harness.free_port()), timeout=30)
+        assert "error" in r and "cannot attach Remote0" in r["error"]["message"], r
+        r = gw.rpc("bdev_nvme_attach_controller",
+                   attach_json(be.port, subnqn="nqn.2026-12.io.nvfab:nosuch"), timeout=30)
+        assert "error" in r and "nosuch" in r["error"]["message"], r
+        assert ok(gw.rpc("bdev_get_bdevs")) == [] and ok(gw.rpc("bdev_nvme_get_controllers")) == []
+        assert gw.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0
+
+
+def fua_write(io, lba, data):
+    cid = io.next_cid()
+    io.send(io.capsule(io.sqe(0x01, cid, 1, lba, 0, (1 << 30), sgl_len=len(data), sgl_type=0x01),
+                       data))
+    return io.wait_completion(cid)[0]
+
+
+def test_backend_killed_and_restarted_no_acknowledged_write_lost(tmp_path):
+    """The backend nvfabd (file namespace) is SIGKILLed and restarted 20 times (4 under
+    valgrind) while a host
+    writes with FUA through the gateway (ctrlr_loss_timeout_sec 30, reconnect_delay_sec 1): the
+    host sees no error, only delays, and every write it saw acknowledged is on the file."""
+    import random
+    import threading
+    import time
+    path = str(tmp_path / "backend.img")
+    with open(path, "wb") as f:
+        f.truncate(16 << 20)
+    bport = harness.free_port()
+    bcfg = harness.simple_config(bport, bdevs=(("file", "File0", 0, 4096, path),), subnqn=BACKEND_NQN)
+    backends = [harness.Target(bcfg, tmpdir=str(tmp_path / "backend0"))]
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    rng = random.Random(1234)
+    cycles = 4 if harness.WRAPPER else 20  # under valgrind: fewer, each takes seconds
+    acked = {}
+    acked_seq = []
+    done = threading.Event()
+    failures = []
+
+    def wait_writes(n):
+        """Until the host saw n more writes acknowledged (through the current backend)."""
+        start, deadline = len(acked_seq), time.time() + 40
+        while len(acked_seq) < start + n:
+            if time.time() > deadline:
+                raise TimeoutError(f"no write acknowledged for 40 s (backend {len(backends) - 1})")
+            time.sleep(0.01)
+
+    def killer():
+        try:
+            for cycle in range(cycles):
+                wait_writes(10)
+                time.sleep(rng.uniform(0.0, 0.2))  # with writes in flight
+                be = backends[-1]
+                be.proc.kill()  # SIGKILL: nothing flushed, no goodbye to the gateway
+                be.proc.wait()
+                be.log.close()
+                time.sleep(rng.uniform(0.1, 1.0))
+                backends.append(harness.Target(bcfg, tmpdir=str(tmp_path / f"backend{cycle + 1}")))
+            wait_writes(10)
+        except Exception as e:  # reported by the main thread
+            failures.append(e)
+        finally:
+            done.set()
+
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(bport, ctrlr_loss_timeout_sec=30,
+                                                             reconnect_delay_sec=1)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        io.s.settimeout(20)
+        seq = 0
+        last_ka = time.time()
+        t = threading.Thread(target=killer)
+        t.start()
+        while not done.is_set():
+            seq += 1
+            lba = seq % 4096
+            data = struct.pack("<QQ", seq, lba) * 256
+            st = fua_write(io, lba, data)
+            assert st == 0, f"write {seq} failed with {st:#x}"
+            acked[lba] = data
+            acked_seq.append(seq)
+            if time.time() - last_ka > 5:
+                cid = admin.next_cid()
+                admin.send(admin.capsule(admin.sqe(0x18, cid)))
+                assert admin.wait_completion(cid)[0] == 0
+                last_ka = time.time()
+        t.join()
+        assert not failures, failures
+        admin.close()
+        io.close()
+        assert len(backends) == cycles + 1 and len(acked_seq) >= 10 * (cycles + 1), \
+            (len(backends), len(acked_seq))
+        with open(path, "rb") as f:
+            for lba, data in acked.items():
+                f.seek(lba * 4096)
+                assert f.read(4096) == data, f"LBA {lba}: an acknowledged write is lost"
+        assert gw.alive()
+    finally:
+        done.wait(60)
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        for be in backends:
+            if be.alive():
+                be.stop()

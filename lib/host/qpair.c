@@ -619,7 +619,7 @@ int host_qpair_poll(struct host_qpair *qp, uint32_t max)
 				break;
 			}
 			/* A short read means the socket is drained: spare the EAGAIN syscall. */
-			if (rc < TCP_RX_STAGING_SIZE / 2 || (max && qp->reaped >= max))
+			if (qp->rx.drained || (max && qp->reaped >= max))
 				break;
 		}
 		qp->in_poll = false;

@@ -79,6 +79,8 @@ struct tcp_qpair {
 	struct list_node link;      /* owner's list, for shutdown */
 	struct evloop_deferred free_work;   /* on the control thread, once unreferenced */
 	struct evloop_deferred gone_work;   /* on a reactor, to report "gone" after its batch */
+	struct evloop_deferred send_work;   /* on a reactor: sends what completed this iteration */
+	bool send_queued;
 	struct evloop_timer icreq_timer;
 	int in_event;               /* > 0: a handler up the stack still uses the queue pair */
 	bool finished;
@@ -249,6 +251,33 @@ static void tcp_qpair_send(struct tcp_qpair *tq)
 	}
 }
 
+static void tcp_qpair_send_deferred(void *arg)
+{
+	struct tcp_qpair *tq = arg;
+
+	tq->send_queued = false;
+	tcp_qpair_send(tq);
+}
+
+/*
+ * Responses of commands that complete outside the receive path (a bdev's completion poller,
+ * a gateway's backend socket) leave together at the end of the reactor's loop iteration: one
+ * sendmsg for all of them, not one each. The receive path sends at its own end. A "gone"
+ * report that closing queues comes after this in the same iteration's deferred work, so the
+ * queue pair is still there when it runs (closed ones send nothing).
+ */
+static void tcp_qpair_send_soon(struct tcp_qpair *tq)
+{
+	if (tq->in_rx || tq->send_queued)
+		return;
+	if (!tq->qp.reactor) {
+		tcp_qpair_send(tq);
+		return;
+	}
+	tq->send_queued = true;
+	evloop_defer(tq->qp.loop, &tq->send_work, tcp_qpair_send_deferred, tq);
+}
+
 static void tcp_req_complete(struct tgt_req *req)
 {
 	struct tcp_req *tr = to_treq(req);
@@ -290,7 +319,7 @@ static void tcp_req_complete(struct tgt_req *req)
 		tr->pdus_out++;
 		tcp_tx_enqueue(&tq->tx, &tr->ctl_pdu);
 	}
-	tcp_qpair_send(tq);
+	tcp_qpair_send_soon(tq);
 }
 
 static void tcp_req_fetch_data(struct tgt_req *req)

@@ -9,6 +9,15 @@
 
 /* Below this many data bytes a PDU's data is copied from staging; above, read in place. */
 #define TCP_RX_DIRECT_MIN 2048
+/*
+ * After a PDU with at least this much data, reads into staging ask for only TCP_RX_SMALL_READ
+ * bytes, enough for the next header or two: the next large PDU's data then lands in place
+ * rather than up to a whole staging buffer of it being read there and copied (a gateway
+ * forwards 128 KiB writes and reads without copying them). A PDU with little data switches
+ * back to the full buffer, which batches many small PDUs per read.
+ */
+#define TCP_RX_LARGE_PDU (16 * 1024)
+#define TCP_RX_SMALL_READ 512
 
 int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver)
 {
@@ -60,6 +69,9 @@ void tcp_rx_discard_data(struct tcp_rx *rx)
 
 static void rx_next_pdu(struct tcp_rx *rx)
 {
+	/* PDUs without data (commands, responses, R2Ts) between large ones keep the mode. */
+	if (rx->data_len)
+		rx->large = rx->data_len >= TCP_RX_LARGE_PDU;
 	rx->state = TCP_RX_HDR;
 	rx->hdr_got = 0;
 	rx->hdr_need = sizeof(struct nvme_tcp_common_hdr);
@@ -222,6 +234,14 @@ static int rx_process(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void *ctx
 	return rc;
 }
 
+/* How much a read into staging asks for. */
+static uint32_t rx_staging_read_len(const struct tcp_rx *rx)
+{
+	uint32_t room = TCP_RX_STAGING_SIZE - rx->tail;
+
+	return rx->large && room > TCP_RX_SMALL_READ ? TCP_RX_SMALL_READ : room;
+}
+
 /* Reads data in place, plus whatever follows into staging, in one readv. */
 static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 {
@@ -238,7 +258,7 @@ static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 		cnt++;
 	}
 	iov[cnt].iov_base = rx->staging;
-	iov[cnt].iov_len = TCP_RX_STAGING_SIZE;
+	iov[cnt].iov_len = rx_staging_read_len(rx);
 	cnt++;
 	n = readv(fd, iov, cnt);
 	if (n <= 0)
@@ -260,6 +280,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 	size_t consumed = 0;
 	int rc;
 
+	rx->drained = false;
 	while (consumed < budget) {
 		size_t asked;
 		ssize_t n;
@@ -268,7 +289,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 			return -EPROTO;
 		if (rx->state == TCP_RX_DATA && !rx->data_discard && rx->head == rx->tail &&
 		    rx->data_left >= TCP_RX_DIRECT_MIN) {
-			asked = (size_t)rx->data_left + TCP_RX_STAGING_SIZE;
+			asked = (size_t)rx->data_left + rx_staging_read_len(rx);
 			n = rx_read_direct(rx, fd);
 			if (n > 0 && rx->data_left == 0) {
 				rc = rx_data_done(rx, ops, ctx);
@@ -278,7 +299,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		} else {
 			if (rx->tail == TCP_RX_STAGING_SIZE) /* cannot happen: process drains it */
 				return -EOVERFLOW;
-			asked = TCP_RX_STAGING_SIZE - rx->tail;
+			asked = rx_staging_read_len(rx);
 			n = recv(fd, rx->staging + rx->tail, asked, 0);
 			if (n > 0)
 				rx->tail += (uint32_t)n;
@@ -286,8 +307,10 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				rx->drained = true;
 				break;
+			}
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -298,8 +321,10 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 			return rc;
 		/* A short read drained the socket: skip the recv that would only say EAGAIN. The
 		 * caller polls (or epoll, level-triggered, reports) whatever arrives next. */
-		if ((size_t)n < asked)
+		if ((size_t)n < asked) {
+			rx->drained = true;
 			break;
+		}
 	}
 	return (int)(consumed > INT32_MAX ? INT32_MAX : consumed);
 }

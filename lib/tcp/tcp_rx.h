@@ -64,6 +64,8 @@ struct tcp_rx {
 	uint8_t *staging;       /* bytes read but not yet consumed */
 	uint32_t head, tail;
 	uint64_t pdus;          /* received, for statistics */
+	bool large;             /* the last PDU carried much data: read headers in small reads */
+	bool drained;           /* the last tcp_rx_recv() emptied the socket (short read, EAGAIN) */
 };
 
 int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver);

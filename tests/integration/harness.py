@@ -133,7 +133,16 @@ class Target:
     def rpc(self, method, params=None, timeout=10):
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(timeout)
-        s.connect(self.sock)
+        # The socket file appears at bind(), a moment before listen() (longer under valgrind).
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                s.connect(self.sock)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.02)
         req = {"jsonrpc": "2.0", "method": method, "id": 1}
         if params is not None:
             req["params"] = params

@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
 # gateway.sh - interop part 7: the Linux kernel NVMe/TCP host (qemu guest) ->
-# nvfabd as a gateway -> a backend nvfabd, both on the host's loopback.
+# nvfabd as a gateway -> a backend: another nvfabd, or the Linux kernel target.
 #
-# usage: tests/interop/gateway.sh [BUILD_DIR] [--backend-digests] [--keep]
+# usage: tests/interop/gateway.sh [BUILD_DIR] [--backend-digests] [--kernel-target] [--keep]
 #   BUILD_DIR          meson build dir holding apps/nvfabd (default build)
 #   --backend-digests  the gateway attaches with header and data digests on
 #                      (bdev_nvme_attach_controller hdgst/ddgst)
-#   --keep             keep the work dir (configs, logs, console log)
+#   --kernel-target    the backend is nvmet-tcp in a first guest (part 2's
+#                      target: nsid 1 a 512-byte brd RAM disk, nsid 2 a 4 KiB
+#                      tmpfs file, 64 MiB each), reached through its hostfwd
+#                      port; the host runs in a second guest
+#   --keep             keep the work dir (configs, logs, console logs)
 #
-# The backend exports two RAM namespaces (64 MiB of 512-byte blocks, 64 MiB of
-# 4096-byte blocks) as in part 1. The gateway's config attaches to it with
-# SPDK's bdev_nvme_attach_controller (bdevs Remote0n1, Remote0n2) and exports
-# them in its own subsystem, with discovery, on another port. The guest runs
-# part 1's kernel host script (guest/host-nvfabd.sh) against the gateway:
-# discovery, Identify, raw O_DIRECT I/O (in-capsule and R2T writes), ext4
-# mkfs/write/sync/umount, then a second session with digests and two I/O
-# queues that fscks, remounts and checks every file. So each hop runs with
-# and without digests across `--backend-digests` and the guest's two sessions.
-# The part fails if a step fails, either daemon does not exit 0 on SIGTERM or
-# logs a sanitizer report, or the guest runs past NVFAB_INTEROP_PART_TIMEOUT.
+# The nvfabd backend exports two RAM namespaces (64 MiB of 512-byte blocks, 64
+# MiB of 4096-byte blocks) as in part 1. The gateway's config attaches to the
+# backend with SPDK's bdev_nvme_attach_controller (bdevs Remote0n1, Remote0n2)
+# and exports them in its own subsystem, with discovery, on another port. The
+# (host) guest runs part 1's kernel host script (guest/host-nvfabd.sh) against
+# the gateway: discovery, Identify, raw O_DIRECT I/O (in-capsule and R2T
+# writes), ext4 mkfs/write/sync/umount, then a second session with digests
+# and two I/O queues that fscks, remounts and checks every file. So each hop
+# runs with and without digests across `--backend-digests` and the guest's two
+# sessions. The part fails if a step fails, a daemon does not exit 0 on SIGTERM
+# or logs a sanitizer report, or a guest runs past NVFAB_INTEROP_PART_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/host-lib.sh"
 
-BUILD=build KEEP=0 BDGST=false
+BUILD=build KEEP=0 BDGST=false KTARGET=0 INNER=0
 while (($#)); do
     case $1 in
         --backend-digests) BDGST=true; shift ;;
+        --kernel-target) KTARGET=1; shift ;;
+        --inner) INNER=1; shift ;;   # run by the target guest's --exec: backend is ready
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) BUILD=$1; shift ;;
     esac
 done
@@ -37,11 +43,33 @@ NVFABD=$BUILD/apps/nvfabd
 NVFABD_CMD=("$NVFABD")
 
 BACKEND_NQN=nqn.2026-12.io.nvfab:interop-backend
+((KTARGET)) && BACKEND_NQN=nqn.2026-11.io.nvfab:kernel-target
 NQN=nqn.2026-12.io.nvfab:interop-gateway
 NS1_BLOCKS=131072 NS1_LBA=512     # 64 MiB
 NS2_BLOCKS=16384  NS2_LBA=4096    # 64 MiB
 ICD=8192
 TIMEOUT=${NVFAB_INTEROP_PART_TIMEOUT:-240}
+
+# The kernel target: boot its guest, and run this script again (--inner) from
+# its --exec once nvmet listens; the host guest then runs inside that.
+if ((KTARGET && !INNER)); then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-interop-gwk.XXXXXX")
+    PORT=$(free_port)
+    ilog "part 7 (kernel target): nvmet in a guest via 127.0.0.1:$PORT"
+    inner=$(printf '%q %q --kernel-target --inner%s%s' "$0" "$BUILD" \
+        "$([[ $BDGST == true ]] && echo ' --backend-digests')" "$( ((KEEP)) && echo ' --keep')")
+    rc=0
+    "$GUEST_DIR/run-guest.sh" -q -t "$((TIMEOUT + 60))" -l "$WORK/target-console.log" -p "$PORT" \
+        -e NVFAB_TARGET_BACKEND=mixed -e NVFAB_TARGET_NS_COUNT=2 -e NVFAB_TARGET_SIZE_MIB=64 \
+        -e NVFAB_TARGET_NQN=$BACKEND_NQN \
+        -x "$inner > $(printf '%q' "$WORK/inner.out") 2>&1" \
+        target.sh 2> "$WORK/run-guest.err" || rc=$?
+    [[ -f $WORK/inner.out ]] && sed 's/^/    /' "$WORK/inner.out" >&2
+    tail -n 1 "$WORK/run-guest.err" | sed 's/^/    /' >&2
+    ((rc == 0)) || show_log target-console "$WORK/target-console.log" 30
+    if ((KEEP)); then ilog "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+    exit $((rc != 0))
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-interop-gw.XXXXXX")
 mkdir -p "$WORK/backend" "$WORK/gateway"
@@ -57,11 +85,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-BPORT=$(free_port)
-nvfabd_config "$BPORT" "$BACKEND_NQN" $NS1_BLOCKS $NS1_LBA $NS2_BLOCKS $NS2_LBA $ICD \
-    > "$WORK/backend/config.json"
-nvfabd_start "$WORK/backend" "$WORK/backend/config.json" || exit 3
-BACKEND_PID=$NVFABD_PID BACKEND_LOG=$NVFABD_LOG
+if ((KTARGET)); then
+    BPORT=${NVFAB_INTEROP_PORT:?run by run-guest.sh --exec}
+else
+    BPORT=$(free_port)
+    nvfabd_config "$BPORT" "$BACKEND_NQN" $NS1_BLOCKS $NS1_LBA $NS2_BLOCKS $NS2_LBA $ICD \
+        > "$WORK/backend/config.json"
+    nvfabd_start "$WORK/backend" "$WORK/backend/config.json" || exit 3
+    BACKEND_PID=$NVFABD_PID BACKEND_LOG=$NVFABD_LOG
+fi
 
 # The gateway: part 1's config with the RAM bdevs replaced by the attached controller.
 GPORT=$(free_port)
@@ -74,8 +106,8 @@ nvfabd_config "$GPORT" "$NQN" 1 512 1 4096 $ICD |
         -e 's/"bdev_name": "Malloc0"/"bdev_name": "Remote0n1"/' \
         -e 's/"bdev_name": "Malloc1"/"bdev_name": "Remote0n2"/' > "$WORK/gateway/config.json"
 python3 -m json.tool "$WORK/gateway/config.json" >/dev/null || { ilog "bad gateway config"; exit 3; }
-ilog "part 7: backend nvfabd on 127.0.0.1:$BPORT, gateway on 127.0.0.1:$GPORT (backend digests:" \
-     "$BDGST), guest connects to 10.0.2.2:$GPORT"
+ilog "part 7: backend $( ((KTARGET)) && echo "nvmet (guest)" || echo nvfabd) on 127.0.0.1:$BPORT," \
+     "gateway on 127.0.0.1:$GPORT (backend digests: $BDGST), guest connects to 10.0.2.2:$GPORT"
 nvfabd_start "$WORK/gateway" "$WORK/gateway/config.json" -m 0x3 || exit 3
 GATEWAY_PID=$NVFABD_PID GATEWAY_LOG=$NVFABD_LOG
 
@@ -92,10 +124,10 @@ tail -n 1 "$WORK/run-guest.err" | sed 's/^/    /' >&2
 gw_log=$GATEWAY_LOG be_log=$BACKEND_LOG
 gw_ok=1 be_ok=1
 stop_gateway || gw_ok=0
-stop_backend || be_ok=0
+((KTARGET)) || stop_backend || be_ok=0
 ((rc == 0)) || guest_failure "part 7" "$rc" "$WORK/console.log" "$TIMEOUT"
 ((rc == 0 && gw_ok)) || show_log gateway "$gw_log" 80
-((rc == 0 && be_ok)) || show_log backend "$be_log" 40
+((rc == 0 && be_ok)) || [[ -z $be_log ]] || show_log backend "$be_log" 40
 if ((gw_ok && be_ok)); then
     ilog "gateway and backend: clean exits, no sanitizer report" \
          "($(grep -ac ' error ' "$gw_log") gateway log lines at level error)"

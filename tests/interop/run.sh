@@ -20,7 +20,8 @@
 #                     emulated SSD (passthru.sh + guest/passthru.sh)
 #   gateway           part 7: kernel host (guest) -> nvfabd gateway -> backend
 #                     nvfabd, ext4 through both hops; once more with digests
-#                     on the backend hop (gateway.sh)
+#                     on the backend hop; once with the kernel target (a
+#                     second guest) as the backend (gateway.sh)
 #   aarch64           part 4: cross build, unit tests and a loopback session
 #                     under qemu-aarch64 (scripts/cross-aarch64.sh --native)
 # The last line is "interop: N passed, N failed"; the exit status is 0 only
@@ -81,6 +82,7 @@ fi
 if want gateway; then
     part gateway "$INTEROP_DIR/gateway.sh" "$BUILD"
     part gateway-backend-digests "$INTEROP_DIR/gateway.sh" "$BUILD" --backend-digests
+    part gateway-kernel-target "$INTEROP_DIR/gateway.sh" "$BUILD" --kernel-target
 fi
 if want aarch64; then
     part aarch64 "$REPO/scripts/cross-aarch64.sh" --native "$BUILD"

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The gateway's hop: host -> gateway -> storage against host -> storage directly.
+
+    bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--gateway-busy]
+
+A storage nvfabd (one reactor, a 256 MiB RAM namespace, event-driven) and a gateway nvfabd (one
+reactor, event-driven unless --gateway-busy; bdev_nvme_attach_controller to the storage, the
+namespace re-exported) are pinned to core 0; `nvfab perf` (busy-polling) to core 1. Each round
+runs every workload (random reads and writes, 4 KiB and 128 KiB, QD1 and QD32) directly against
+the storage and through the gateway, alternating. Printed: medians of IOPS and mean latency for
+both paths, the hop's cost (latency through the gateway minus directly), and the gateway's and
+the storage's CPU time per I/O (utime+stime of all their threads over the run, divided by the
+I/Os). With --floor, also the raw TCP round trip of a 4 KiB read on the same cores
+(`nvfab-floor`, event-driven server), the part of the hop no implementation avoids.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
+GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ticks(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def listen(nqn, port):
+    return {"method": "nvmf_subsystem_add_listener", "params": {"nqn": nqn, "listen_address": {
+        "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}}
+
+
+def start(build, cfg, work, name, busy):
+    path = os.path.join(work, name + ".json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    sock = os.path.join(work, name + ".sock")
+    log = open(os.path.join(work, name + ".log"), "w")
+    proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "apps", "nvfabd"), "-c", path,
+                             "-r", sock, "-m", "0x1"] + (["-b"] if busy else []),
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 20
+    while not os.path.exists(sock):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            sys.exit(f"{name} did not start; see {log.name}")
+        time.sleep(0.05)
+    return proc
+
+
+def perf(build, port, nqn, workload, size, qd, secs):
+    out = subprocess.run(["taskset", "-c", "1", os.path.join(build, "apps", "nvfab", "nvfab"), "perf",
+                          "-r", f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{nqn}",
+                          "-q", str(qd), "-o", str(size), "-w", workload, "-t", str(secs)],
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"nvfab perf failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    total = [line for line in out.stdout.splitlines() if line.startswith("Total")][0]
+    f = total.split(":", 1)[1].split()
+    return float(f[0]), float(f[2])
+
+
+def floor_rtt(build, secs):
+    port = free_port()
+    srv = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "bench", "nvfab-floor"), "server",
+                            "-p", str(port), "-c", "0"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
+            subprocess.run(["taskset", "-c", "1", os.path.join(build, "bench", "nvfab-floor"), "pingpong",
+                            "-p", str(port), "-c", "1", "-b", "--io", "read4k-success", "-t", str(secs),
+                            "--json", j.name], check=True, capture_output=True)
+            return json.load(open(j.name))["latency_us"]["avg"]
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--secs", type=int, default=3)
+    ap.add_argument("--gateway-busy", action="store_true")
+    ap.add_argument("--floor", action="store_true")
+    args = ap.parse_args()
+    hz = os.sysconf("SC_CLK_TCK")
+    loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
+    res = {}
+    floors = []
+    with tempfile.TemporaryDirectory(prefix="nvfab-bench-gw-") as work:
+        sport, gport = free_port(), free_port()
+        storage = start(args.build, {"subsystems": [
+            {"subsystem": "bdev", "config": [{"method": "bdev_malloc_create", "params": {
+                "name": "ram", "num_blocks": 65536, "block_size": 4096}}]},
+            {"subsystem": "nvmf", "config": [
+                {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+                {"method": "nvmf_create_subsystem", "params": {"nqn": STORAGE_NQN, "allow_any_host": True}},
+                {"method": "nvmf_subsystem_add_ns", "params": {"nqn": STORAGE_NQN, "namespace": {"bdev_name": "ram"}}},
+                listen(STORAGE_NQN, sport)]}]}, work, "storage", False)
+        gateway = start(args.build, {"subsystems": [
+            {"subsystem": "bdev", "config": [{"method": "bdev_nvme_attach_controller", "params": {
+                "name": "Remote0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
+                "trsvcid": str(sport), "subnqn": STORAGE_NQN}}]},
+            {"subsystem": "nvmf", "config": [
+                {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+                {"method": "nvmf_create_subsystem", "params": {"nqn": GW_NQN, "allow_any_host": True}},
+                {"method": "nvmf_subsystem_add_ns", "params": {"nqn": GW_NQN, "namespace": {"bdev_name": "Remote0n1"}}},
+                listen(GW_NQN, gport)]}]}, work, "gateway", args.gateway_busy)
+        try:
+            for _ in range(args.rounds):
+                if args.floor:
+                    floors.append(floor_rtt(args.build, args.secs))
+                for load in loads:
+                    for path, port, nqn in (("direct", sport, STORAGE_NQN), ("gateway", gport, GW_NQN)):
+                        s0, g0 = cpu_ticks(storage.pid), cpu_ticks(gateway.pid)
+                        iops, lat = perf(args.build, port, nqn, *load, args.secs)
+                        s1, g1 = cpu_ticks(storage.pid), cpu_ticks(gateway.pid)
+                        ios = max(iops * args.secs, 1)
+                        res.setdefault((load, path), []).append(
+                            (iops, lat, (s1 - s0) / hz * 1e6 / ios, (g1 - g0) / hz * 1e6 / ios))
+        finally:
+            for p in (gateway, storage):
+                p.terminate()
+                p.wait(15)
+    med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
+    print(f"# {' '.join(sys.argv)}")
+    print(f"# gateway {'busy-poll' if args.gateway_busy else 'event-driven'}; storage event-driven; "
+          f"{args.rounds} rounds of {args.secs} s, medians")
+    if floors:
+        print(f"# raw TCP round trip of a 4 KiB read (nvfab-floor, same cores): {statistics.median(floors):.1f} us")
+    print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
+          f"{'lat us':>7} | {'hop us':>7} {'IOPS x':>6} | {'gw CPU us/IO':>12} {'storage CPU us/IO':>17}")
+    for load in loads:
+        d, g = med[(load, "direct")], med[(load, "gateway")]
+        print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
+              f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+
+
+if __name__ == "__main__":
+    main()

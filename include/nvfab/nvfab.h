@@ -103,6 +103,10 @@ struct nvfab_ctrlr_opts {
 	bool sq_flow_control;            /* false (default): I/O queues ask the controller to
 					  * disable SQ flow control, which lets it fold a read's
 					  * response into its last C2HData PDU (SUCCESS flag) */
+	int32_t fast_io_fail_tmo_s;      /* 0 (default): commands are held while reconnecting,
+					  * until ctrl_loss_tmo_s; N > 0: after N s disconnected
+					  * they fail (transport error) and new ones fail at once,
+					  * while reconnecting goes on until ctrl_loss_tmo_s */
 };
 
 void nvfab_ctrlr_opts_init(struct nvfab_ctrlr_opts *opts);

@@ -39,7 +39,7 @@ struct gw_attach_params {
 	struct nvfab_trid trid;
 	struct nvfab_ctrlr_opts opts;
 	char multipath[16];     /* "", "disable" or "failover" (accepted; one path is used) */
-	int32_t fast_io_fail_timeout_sec;
+	int32_t fast_io_fail_timeout_sec;   /* also in opts.fast_io_fail_tmo_s */
 };
 
 struct gw_ctrlr;

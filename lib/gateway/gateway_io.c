@@ -1,7 +1,8 @@
 /*
- * Gateway data path: one backend I/O queue pair per bdev channel (per reactor), driven by the
- * reactor's loop. Nothing here allocates per I/O or copies data: libnvfab sends write data from
- * the request's iovecs and receives read data into them.
+ * Gateway data path: one backend I/O queue pair per reactor and controller, shared by the bdev
+ * channels of the controller's namespaces on that reactor, driven by the reactor's loop. Nothing
+ * here allocates per I/O or copies data: libnvfab sends write data from the request's iovecs and
+ * receives read data into them.
  */
 #include <errno.h>
 #include <poll.h>

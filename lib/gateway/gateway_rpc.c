@@ -134,6 +134,17 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 		return -EINVAL;
 	}
 	p->fast_io_fail_timeout_sec = a->has_fast_fail ? a->fast_io_fail_timeout_sec : 0;
+	if (p->fast_io_fail_timeout_sec < 0 ||
+	    (p->fast_io_fail_timeout_sec > 0 &&
+	     (o->ctrl_loss_tmo_s == 0 || p->fast_io_fail_timeout_sec < o->reconnect_delay_s ||
+	      (o->ctrl_loss_tmo_s > 0 && p->fast_io_fail_timeout_sec >= o->ctrl_loss_tmo_s)))) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'fast_io_fail_timeout_sec': %d (0, or at least "
+				"reconnect_delay_sec %d and below ctrlr_loss_timeout_sec %d, as in SPDK)",
+				p->fast_io_fail_timeout_sec, o->reconnect_delay_s, o->ctrl_loss_tmo_s);
+		return -EINVAL;
+	}
+	o->fast_io_fail_tmo_s = p->fast_io_fail_timeout_sec;
 	if (a->has_num_io_queues) {
 		if (a->num_io_queues == 0 || a->num_io_queues > 65535) {
 			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,

@@ -96,6 +96,8 @@ struct host_qpair {
 	uint64_t next_timeout_check_ns;
 	uint64_t reconnect_at_ns;
 	uint64_t loss_deadline_ns; /* UINT64_MAX: forever */
+	uint64_t fast_fail_ns;  /* while reconnecting: fail held I/O from then (UINT64_MAX: never) */
+	bool fast_failed;       /* it did: new I/O fails at once until reconnected */
 	uint32_t reaped;        /* completions delivered in this poll */
 	struct tcp_rx rx;
 	struct tcp_tx tx;

@@ -131,6 +131,12 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 		qpair_give_up(qp, "no reconnect within ctrl_loss_tmo");
 		return;
 	}
+	if (!qp->fast_failed && now >= qp->fast_fail_ns) {
+		log_warn("qid %u: not reconnected within fast_io_fail_tmo; failing %u held commands "
+			 "(reconnecting goes on)", qp->qid, qp->outstanding);
+		qp->fast_failed = true;
+		host_qpair_fail_all(qp, qp->last_err ? qp->last_err : -ENOTCONN);
+	}
 	if (now < qp->reconnect_at_ns)
 		return;
 	qp->reconnect_at_ns = now + (uint64_t)delay_s * 1000000000ull;
@@ -147,6 +153,7 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 		return;
 	}
 	qp->ctrlr_gen = atomic_load(&ctrlr->generation);
+	qp->fast_failed = false;
 	log_notice("qid %u: reconnected; resubmitting %u commands", qp->qid, qp->outstanding);
 	host_qpair_resubmit_held(qp);
 }
@@ -179,6 +186,9 @@ int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max)
 			uint64_t now = host_now_ns();
 
 			qp->loss_deadline_ns = host_ctrlr_loss_deadline(qp->ctrlr, now);
+			qp->fast_fail_ns = o->fast_io_fail_tmo_s > 0 ?
+				now + (uint64_t)o->fast_io_fail_tmo_s * 1000000000ull : UINT64_MAX;
+			qp->fast_failed = false;
 			qp->reconnect_at_ns =
 				now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) *
 					      1000000000ull;

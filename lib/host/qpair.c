@@ -75,6 +75,7 @@ int host_qpair_init(struct host_qpair *qp, struct nvfab_ctrlr *ctrlr, uint16_t q
 	qp->fd = -1;
 	qp->state = HOST_QP_CONNECTING;
 	qp->loss_deadline_ns = UINT64_MAX;
+	qp->fast_fail_ns = UINT64_MAX;
 	list_init(&qp->free_list);
 	list_init(&qp->held_list);
 	list_init(&qp->active_list);
@@ -234,7 +235,7 @@ int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, enum ho
 	struct list_node *n;
 	struct host_req *req;
 
-	if (qp->state == HOST_QP_FAILED)
+	if (qp->state == HOST_QP_FAILED || (qp->fast_failed && qp->state == HOST_QP_RECONNECTING))
 		return -ENOTCONN;
 	if (iovcnt > NVFAB_MAX_IOV || iovcnt < 0)
 		return -EINVAL;

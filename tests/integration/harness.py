@@ -103,13 +103,15 @@ def simple_config(port, bdevs=(("ram", "Malloc0", 16384, 4096),), subnqn=SUBNQN,
 
 
 class Target:
-    def __init__(self, config=None, args=(), tmpdir=None):
+    def __init__(self, config=None, args=(), tmpdir=None, netns=None):
         self.dir = tmpdir or tempfile.mkdtemp(prefix="nvfab-it-")
         os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "rpc.sock")
         self.log_path = os.path.join(self.dir, "nvfabd.log")
         self.config_path = None
-        cmd = WRAPPER + [NVFABD, "-r", self.sock, "-L", "info"] + list(args)
+        # netns: run inside that network namespace (ip netns exec execs: same pid).
+        cmd = (["ip", "netns", "exec", netns] if netns else []) + WRAPPER + \
+            [NVFABD, "-r", self.sock, "-L", "info"] + list(args)
         if config is not None:
             self.config_path = os.path.join(self.dir, "config.json")
             with open(self.config_path, "w") as f:

@@ -331,3 +331,146 @@ def test_backend_killed_and_restarted_no_acknowledged_write_lost(tmp_path):
         for be in backends:
             if be.alive():
                 be.stop()
+
+
+def test_backend_gone_for_good_fails_io_with_a_path_error(tmp_path):
+    """The backend dies and does not come back: once ctrlr_loss_timeout_sec passes, the host's
+    I/O fails with a path error (0x370, no DNR: a host retries or fails over), nothing hangs,
+    the controller shows "failed", and the gateway still exits cleanly."""
+    import time
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port, ctrlr_loss_timeout_sec=2,
+                                                             reconnect_delay_sec=1)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        io.s.settimeout(30)
+        assert io.write(1, 0, b"\x01" * 4096)[0] == 0
+        be.proc.kill()
+        be.proc.wait()
+        t0 = time.monotonic()
+        st = io.write(1, 0, b"\x02" * 4096)[0]
+        took = time.monotonic() - t0
+        assert st & 0x7FF == 0x370 and not st & DNR, hex(st)
+        assert 1.5 < took < 15, took  # held while ctrlr_loss_timeout_sec lasted, then failed
+        st, _ = io.read(1, 0, 4096)  # and at once from now on
+        assert st & 0x7FF == 0x370, hex(st)
+        assert harness.wait_for(
+            lambda: ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "failed", 15)
+        admin.close()
+        io.close()
+        assert gw.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        be.stop()
+
+
+def ns_config(nqn, addr, bdev_calls, ns_bdevs):
+    return {"subsystems": [
+        {"subsystem": "bdev", "config": bdev_calls},
+        {"subsystem": "nvmf", "config": [
+            {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+            {"method": "nvmf_create_subsystem", "params": {"nqn": nqn, "allow_any_host": True}}] +
+            [{"method": "nvmf_subsystem_add_ns", "params": {"nqn": nqn, "namespace": {"bdev_name": b}}}
+             for b in ns_bdevs] +
+            [{"method": "nvmf_subsystem_add_listener", "params": {"nqn": nqn, "listen_address": {
+                "trtype": "TCP", "adrfam": "IPv4", "traddr": addr, "trsvcid": "4420"}}}]}]}
+
+
+def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path):
+    """host, gateway and storage in network namespaces of their own (scripts/netns-topology.sh):
+    the gateway-storage link goes down for 3 s during a verified randrw run through the gateway
+    (ctrlr_loss_timeout_sec 10): the run finishes with no I/O error and no mismatch."""
+    import shutil
+    import time
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 for network namespaces")
+    topo = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "netns-topology.sh")
+    prefix = f"nvg{os.getpid() % 100000}"
+    r = subprocess.run([topo, "up", prefix], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot create network namespaces here: {r.stderr.strip()[-300:]}")
+    st = gw = p = None
+    try:
+        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
+                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
+                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
+        attach = {"method": "bdev_nvme_attach_controller",
+                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=10, reconnect_delay_sec=1),
+                                 traddr="10.201.2.2")}
+        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [attach], ["Remote0n1"]),
+                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
+        trid = f"trtype:TCP adrfam:IPv4 traddr:10.201.1.2 trsvcid:4420 subnqn:{GW_NQN}"
+        p = subprocess.Popen(["ip", "netns", "exec", f"{prefix}-host"] + CLI +
+                             ["perf", "-r", trid, "-q", "8", "-o", "4096", "-w", "randrw", "--verify",
+                              "-t", "10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(3)
+        subprocess.run([topo, "cut", prefix, "storage"], check=True)
+        time.sleep(3)
+        subprocess.run([topo, "heal", prefix, "storage"], check=True)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
+        total = [line for line in out.splitlines() if line.startswith("Total")][0]
+        max_us = float(total.split(":", 1)[1].split()[4])
+        assert max_us > 2.5e6, f"the cut did not stall I/O (max latency {max_us} us)"
+        assert gw.alive() and st.alive()
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate()
+        for t in (gw, st):
+            if t:
+                assert t.stop() == 0, t.read_log()[-3000:]
+        subprocess.run([topo, "down", prefix], check=False)
+
+
+def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):
+    """fast_io_fail_timeout_sec 2 with ctrlr_loss_timeout_sec 30: with the backend gone, held
+    I/O fails with a path error after ~2 s and new I/O fails at once, while the gateway keeps
+    reconnecting; when the backend is back, I/O through the gateway works again, with the data
+    written before the outage (file backend)."""
+    import time
+    path = str(tmp_path / "backend.img")
+    with open(path, "wb") as f:
+        f.truncate(16 << 20)
+    bport = harness.free_port()
+    bcfg = harness.simple_config(bport, bdevs=(("file", "File0", 0, 4096, path),), subnqn=BACKEND_NQN)
+    be = harness.Target(bcfg, tmpdir=str(tmp_path / "backend0"))
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        r = gw.rpc("bdev_nvme_attach_controller", attach_json(
+            bport, ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1, fast_io_fail_timeout_sec=40))
+        assert "fast_io_fail_timeout_sec" in r["error"]["message"], r  # must be below the loss
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(
+            bport, ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1, fast_io_fail_timeout_sec=2)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        io.s.settimeout(30)
+        assert fua_write(io, 5, b"\x33" * 4096) == 0
+        be.proc.kill()
+        be.proc.wait()
+        be.log.close()
+        t0 = time.monotonic()
+        st = fua_write(io, 6, b"\x44" * 4096)
+        took = time.monotonic() - t0
+        assert st & 0x7FF == 0x370 and not st & DNR and 1.5 < took < 10, (hex(st), took)
+        t0 = time.monotonic()
+        assert io.read(1, 5, 4096)[0] & 0x7FF == 0x370 and time.monotonic() - t0 < 1
+        be = harness.Target(bcfg, tmpdir=str(tmp_path / "backend1"))
+        deadline = time.monotonic() + 20
+        while True:
+            st, data = io.read(1, 5, 4096)
+            if st == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert st == 0 and data == b"\x33" * 4096, hex(st)
+        assert fua_write(io, 6, b"\x55" * 4096) == 0
+        assert ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "enabled"
+        admin.close()
+        io.close()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        be.stop()

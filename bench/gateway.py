@@ -2,6 +2,7 @@
 """The gateway's hop: host -> gateway -> storage against host -> storage directly.
 
     bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--gateway-busy]
+                     [--gateway-args "NVFABD OPTIONS"] [--floor]
 
 A storage nvfabd (one reactor, a 256 MiB RAM namespace, event-driven) and a gateway nvfabd (one
 reactor, event-driven unless --gateway-busy; bdev_nvme_attach_controller to the storage, the
@@ -43,14 +44,14 @@ def listen(nqn, port):
         "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}}
 
 
-def start(build, cfg, work, name, busy):
+def start(build, cfg, work, name, busy, extra=()):
     path = os.path.join(work, name + ".json")
     with open(path, "w") as f:
         json.dump(cfg, f)
     sock = os.path.join(work, name + ".sock")
     log = open(os.path.join(work, name + ".log"), "w")
     proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "apps", "nvfabd"), "-c", path,
-                             "-r", sock, "-m", "0x1"] + (["-b"] if busy else []),
+                             "-r", sock, "-m", "0x1"] + (["-b"] if busy else []) + list(extra),
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 20
     while not os.path.exists(sock):
@@ -97,6 +98,7 @@ def main():
     ap.add_argument("--secs", type=int, default=3)
     ap.add_argument("--gateway-busy", action="store_true")
     ap.add_argument("--floor", action="store_true")
+    ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
     args = ap.parse_args()
     hz = os.sysconf("SC_CLK_TCK")
     loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
@@ -120,7 +122,8 @@ def main():
                 {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
                 {"method": "nvmf_create_subsystem", "params": {"nqn": GW_NQN, "allow_any_host": True}},
                 {"method": "nvmf_subsystem_add_ns", "params": {"nqn": GW_NQN, "namespace": {"bdev_name": "Remote0n1"}}},
-                listen(GW_NQN, gport)]}]}, work, "gateway", args.gateway_busy)
+                listen(GW_NQN, gport)]}]}, work, "gateway", args.gateway_busy,
+            args.gateway_args.split())
         try:
             for _ in range(args.rounds):
                 if args.floor:
@@ -139,7 +142,8 @@ def main():
                 p.wait(15)
     med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
     print(f"# {' '.join(sys.argv)}")
-    print(f"# gateway {'busy-poll' if args.gateway_busy else 'event-driven'}; storage event-driven; "
+    print(f"# gateway {'busy-poll' if args.gateway_busy else 'event-driven'} {args.gateway_args}; "
+          f"storage event-driven; "
           f"{args.rounds} rounds of {args.secs} s, medians")
     if floors:
         print(f"# raw TCP round trip of a 4 KiB read (nvfab-floor, same cores): {statistics.median(floors):.1f} us")

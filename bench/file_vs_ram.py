@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port, proc_stat_cpu_s
+
 NQN = "nqn.2026-12.io.nvfab:bench-"
 
 
@@ -49,16 +51,9 @@ def config(images, port, file_method="bdev_uring_create"):
         {"subsystem": "nvmf", "config": [{"method": "nvmf_create_transport", "params": {"trtype": "TCP"}}] + ns}]}
 
 
-def cpu_ticks(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(f[11]) + int(f[12])
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def cpu_s(pid):
+    """utime + stime of the whole process, in seconds."""
+    return sum(proc_stat_cpu_s(pid))
 
 
 def run_target(build, images, busy, work):
@@ -164,7 +159,6 @@ def main():
     args = ap.parse_args()
     builds = args.target_build or ["build"]
     backends = args.backends.split(",")
-    hz = os.sysconf("SC_CLK_TCK")
     res = {}
     undo = []
     try:
@@ -178,13 +172,13 @@ def main():
                             if name not in backends:
                                 continue
                             for qd in (1, 32):
-                                t0 = cpu_ticks(proc.pid)
+                                t0 = cpu_s(proc.pid)
                                 iops, lat, calls = perf(args.host_build, port, name, qd, args.secs,
                                                         proc.pid if args.syscalls else None)
-                                t1 = cpu_ticks(proc.pid)
+                                t1 = cpu_s(proc.pid)
                                 ios = max(iops * args.secs, 1)
                                 res.setdefault((build, name, qd), []).append(
-                                    (iops, lat, (t1 - t0) / hz * 1e6 / ios,
+                                    (iops, lat, (t1 - t0) * 1e6 / ios,
                                      calls / ios if calls is not None else float("nan")))
                     finally:
                         proc.terminate()

@@ -23,20 +23,15 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port, proc_stat_cpu_s
+
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_ticks(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(f[11]) + int(f[12])
+def cpu_s(pid):
+    """utime + stime of the whole process, in seconds."""
+    return sum(proc_stat_cpu_s(pid))
 
 
 def listen(nqn, port):
@@ -100,7 +95,6 @@ def main():
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
     args = ap.parse_args()
-    hz = os.sysconf("SC_CLK_TCK")
     loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
     res = {}
     floors = []
@@ -130,12 +124,12 @@ def main():
                     floors.append(floor_rtt(args.build, args.secs))
                 for load in loads:
                     for path, port, nqn in (("direct", sport, STORAGE_NQN), ("gateway", gport, GW_NQN)):
-                        s0, g0 = cpu_ticks(storage.pid), cpu_ticks(gateway.pid)
+                        s0, g0 = cpu_s(storage.pid), cpu_s(gateway.pid)
                         iops, lat = perf(args.build, port, nqn, *load, args.secs)
-                        s1, g1 = cpu_ticks(storage.pid), cpu_ticks(gateway.pid)
+                        s1, g1 = cpu_s(storage.pid), cpu_s(gateway.pid)
                         ios = max(iops * args.secs, 1)
                         res.setdefault((load, path), []).append(
-                            (iops, lat, (s1 - s0) / hz * 1e6 / ios, (g1 - g0) / hz * 1e6 / ios))
+                            (iops, lat, (s1 - s0) * 1e6 / ios, (g1 - g0) * 1e6 / ios))
         finally:
             for p in (gateway, storage):
                 p.terminate()

@@ -25,14 +25,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port
+
 NQN = "nqn.2026-12.io.nvfab:bench-host-io"
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_nvfabd(build, busy, work):

@@ -43,6 +43,7 @@ struct nvfab_qpair;
 #define NVFAB_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 #define NVFAB_DEFAULT_PORT "4420"
 #define NVFAB_MAX_IOV 16              /* iovecs per I/O */
+#define NVFAB_MAX_PATHS 8             /* failover paths per controller */
 
 /* ---------------------------------------------------------------------------------------------
  * Transport IDs, in SPDK's text form:
@@ -177,6 +178,8 @@ const char *nvfab_ctrlr_last_error(const struct nvfab_ctrlr *ctrlr);
 bool nvfab_ctrlr_is_discovery(const struct nvfab_ctrlr *ctrlr);
 
 const struct nvme_id_ctrl *nvfab_ctrlr_id(const struct nvfab_ctrlr *ctrlr);
+/* The transport ID the controller was connected with (see nvfab_ctrlr_get_path() for the
+ * path in use). */
 const struct nvfab_trid *nvfab_ctrlr_trid(const struct nvfab_ctrlr *ctrlr);
 uint16_t nvfab_ctrlr_cntlid(const struct nvfab_ctrlr *ctrlr);
 uint64_t nvfab_ctrlr_cap(const struct nvfab_ctrlr *ctrlr);
@@ -191,21 +194,68 @@ uint32_t nvfab_ctrlr_nr_io_queues(const struct nvfab_ctrlr *ctrlr);
 uint32_t nvfab_ctrlr_max_queue_size(const struct nvfab_ctrlr *ctrlr);
 const char *nvfab_ctrlr_hostnqn(const struct nvfab_ctrlr *ctrlr);
 
-/* ---- namespaces (identified at connect; not refreshed) ---- */
+/*
+ * A controller that was lost for good (nvfab_ctrlr_process_admin() returned -ENOTCONN: no
+ * reconnect within ctrl_loss_tmo) is tried again, once on each path, now; this blocks up to
+ * connect_timeout_ms per path. 0 when connected again: its I/O queue pairs stay lost (destroy
+ * them and create new ones). -EBUSY when it is not lost; otherwise the last attempt's error.
+ */
+int nvfab_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
+
+/* ---- failover paths ----
+ * A controller reaches its subsystem through one path (address and port) at a time. More paths
+ * to the same subsystem can be added; when the one in use is lost, reconnecting moves to the
+ * next one at once (then round robin, reconnect_delay_s apart), and held commands are sent
+ * again on the path that comes up: active/passive failover, as SPDK's bdev_nvme "failover".
+ */
+/*
+ * Adds trid (same subsystem NQN, or "" for it) as a path. It is checked first: a connection to
+ * it must show the same namespaces (NSID, size, block size, identifiers); then it is closed
+ * until needed. Returns 0; -EEXIST (already a path), -EINVAL (another subsystem, or different
+ * namespaces), -ENOSPC (NVFAB_MAX_PATHS), or the check's connect error; *err says why.
+ */
+int nvfab_ctrlr_add_path(struct nvfab_ctrlr *ctrlr, const struct nvfab_trid *trid,
+			 struct nvfab_error *err);
+/* Removes a path that is not in use: 0, -ENOENT (no such path), -EBUSY (it is in use). */
+int nvfab_ctrlr_remove_path(struct nvfab_ctrlr *ctrlr, const struct nvfab_trid *trid);
+uint32_t nvfab_ctrlr_num_paths(const struct nvfab_ctrlr *ctrlr);
+/* Copies path idx: 0 is the one in use, then the others in failover order. -ENOENT past the
+ * end. */
+int nvfab_ctrlr_get_path(const struct nvfab_ctrlr *ctrlr, uint32_t idx, struct nvfab_trid *out);
+
+/* ---- namespaces (identified at connect, and again by nvfab_ctrlr_refresh_namespaces()) ----
+ * A namespace object stays valid until the controller is disconnected, also after it left the
+ * active list (I/O naming it then fails with the controller's status). */
 struct nvfab_ns {
 	uint32_t nsid;
 	uint32_t block_size;            /* bytes, from the formatted LBA format */
 	uint32_t md_size;
-	uint64_t num_blocks;            /* NSZE */
+	uint64_t num_blocks;            /* NSZE when identified */
 	const struct nvme_id_ns *id;    /* full Identify Namespace data */
 	struct nvfab_ctrlr *ctrlr;
 };
 
-/* Active namespaces in NSID order: nvfab_ctrlr_next_ns(c, NULL) is the first; NULL at end. */
+/* Active namespaces in NSID order: nvfab_ctrlr_next_ns(c, NULL) is the first; NULL at end.
+ * (After prev: the next active NSID above prev's, so a refresh meanwhile is harmless.) */
 const struct nvfab_ns *nvfab_ctrlr_next_ns(const struct nvfab_ctrlr *ctrlr,
 					   const struct nvfab_ns *prev);
 /* NULL when nsid is not an active namespace. */
 const struct nvfab_ns *nvfab_ctrlr_get_ns(const struct nvfab_ctrlr *ctrlr, uint32_t nsid);
+
+/*
+ * Namespace change events. Enables the controller's Namespace Attribute Notices (Set Features
+ * Asynchronous Event Configuration) and keeps an Asynchronous Event Request outstanding, also
+ * across reconnects. cb (may be NULL) runs from the thread that calls
+ * nvfab_ctrlr_process_admin() with the event's completion dword 0 (type in bits 2:0, info in
+ * 15:8, log page in 23:16), for every event; it must not issue admin commands: call
+ * nvfab_ctrlr_refresh_namespaces() after it returned. Returns 0, -ENOTSUP when the controller
+ * does not send namespace notices (OAES bit 8), or the Set Features error.
+ */
+typedef void (*nvfab_event_cb)(void *arg, uint32_t cdw0);
+int nvfab_ctrlr_enable_ns_events(struct nvfab_ctrlr *ctrlr, nvfab_event_cb cb, void *arg);
+/* Reads the Changed Namespace List log (which re-enables the notice), then identifies the
+ * active namespaces again. 0 or -errno with *err (may be NULL) filled in. */
+int nvfab_ctrlr_refresh_namespaces(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
 
 /* ---- synchronous admin commands (on the admin queue; see the threading note above) ---- */
 /* buf: 4096 bytes. */

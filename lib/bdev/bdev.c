@@ -115,6 +115,32 @@ int bdev_delete(const char *name)
 	return 0;
 }
 
+static void (*g_remove_handler)(struct bdev *bdev);
+
+void bdev_set_remove_handler(void (*fn)(struct bdev *bdev))
+{
+	g_remove_handler = fn;
+}
+
+void bdev_hot_remove(struct bdev *bdev)
+{
+	if (bdev->removing)
+		return;
+	bdev->removing = true;
+	log_notice("bdev %s: hot-removed%s", bdev->name,
+		   bdev->claims ? "; deleted once its namespaces are gone" : "");
+	if (bdev->claims && g_remove_handler)
+		g_remove_handler(bdev);
+	if (bdev->claims == 0)
+		bdev_delete(bdev->name);
+}
+
+void bdev_release(struct bdev *bdev)
+{
+	if (--bdev->claims == 0 && bdev->removing)
+		bdev_delete(bdev->name);
+}
+
 void bdev_destroy_all(void)
 {
 	struct bdev *bdev;

@@ -108,6 +108,7 @@ struct bdev {
 	const struct bdev_ops *ops;
 	void *ctx;              /* backend state */
 	int claims;             /* namespaces using it; a claimed bdev is not deleted silently */
+	bool removing;          /* hot-removed: deleted when the last claim goes */
 	struct list_node link;  /* registry */
 };
 
@@ -127,6 +128,16 @@ struct bdev *bdev_next(struct bdev *bdev);
 int bdev_delete(const char *name);
 /* Destroys every bdev (shutdown): flushes file bdevs. */
 void bdev_destroy_all(void);
+/*
+ * Hot removal: the bdev's device went away (a remote namespace was deleted). Unclaimed, it is
+ * deleted now; claimed, the remove handler is asked to let go of it (the target removes the
+ * namespaces on it, which tells their hosts), and it is deleted when the last claim goes.
+ */
+void bdev_hot_remove(struct bdev *bdev);
+/* Who claims bdevs (the target) learns of hot removals here. */
+void bdev_set_remove_handler(void (*fn)(struct bdev *bdev));
+/* A claim is taken by incrementing claims; this drops one (completing a hot removal). */
+void bdev_release(struct bdev *bdev);
 
 /* Generates a random UUID, or parses the text form if uuid_text != NULL. */
 int bdev_set_uuid(struct bdev *bdev, const char *uuid_text);

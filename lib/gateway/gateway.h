@@ -4,8 +4,17 @@
  * namespaces through nvfabd's own subsystems).
  *
  * Control path (the control thread): a controller is attached by name with a transport ID and
- * host options; each active namespace becomes a bdev "<name>n<nsid>". The admin queue (keep-alive,
- * reconnect) is serviced by a timer on the control loop.
+ * host options; each active namespace becomes a bdev "<name>n<nsid>". More paths to the same
+ * subsystem can be added (failover: one in use at a time). Each controller has an admin thread
+ * of its own for keep-alive and reconnects, which block for a connection set-up at a time: the
+ * control loop (RPC) never waits for a dead link. A controller lost for good (ctrlr_loss_timeout_sec)
+ * fails its I/O with a path error at once, and the admin thread goes on trying every
+ * reconnect_delay_sec: when the backend returns, so does the gateway (SPDK would delete the
+ * controller and hot-remove its bdevs from the subsystems instead).
+ *
+ * Namespaces added on the backend become bdevs; a namespace deleted there is hot-removed: the
+ * subsystems using its bdev drop that namespace (their hosts get a Namespace Attribute Changed
+ * notice) and the bdev goes once they let go.
  *
  * Data path (each reactor): one I/O queue pair to the controller per reactor, shared by the
  * channels of its namespaces there, connected on the reactor's first I/O, polled from the
@@ -21,6 +30,7 @@
 #define NVFAB_GATEWAY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,7 +48,8 @@ struct gw_attach_params {
 	char name[GW_NAME_MAX];
 	struct nvfab_trid trid;
 	struct nvfab_ctrlr_opts opts;
-	char multipath[16];     /* "", "disable" or "failover" (accepted; one path is used) */
+	char multipath[16];     /* "" (SPDK's default: multipath), "disable", "failover" or
+				 * "multipath"; paths are used one at a time either way */
 	int32_t fast_io_fail_timeout_sec;   /* also in opts.fast_io_fail_tmo_s */
 };
 
@@ -57,8 +68,19 @@ struct gw_ctrlr {
 	struct nvfab_ctrlr *ctrlr;
 	struct gw_ns *ns[GW_MAX_NS];
 	uint32_t nns;
-	struct evloop_timer admin_timer;
-	bool lost;              /* the admin queue gave up (ctrlr_loss_timeout_sec passed) */
+	/* Paths added after the first (save_config repeats the attach call for each). */
+	struct nvfab_trid extra_paths[NVFAB_MAX_PATHS - 1];
+	uint32_t nextra;
+	pthread_t admin_thread;
+	bool admin_running;
+	atomic_bool stop;       /* tells the admin thread to end */
+	/* Lost for good (ctrlr_loss_timeout_sec passed); the admin thread retries. Reactors' lost
+	 * queues come back once this is false again. */
+	atomic_bool lost;
+	/* Namespace changes: the admin thread got an event (ns_event) and identified the
+	 * namespaces again (ns_dirty); the control loop then adds and removes bdevs. */
+	atomic_bool ns_event;
+	atomic_bool ns_dirty;
 	/* One I/O queue pair per reactor, shared by the namespaces' channels there. Reactors
 	 * create and drop channels concurrently: the list is guarded (control path only). */
 	pthread_mutex_t queues_lock;
@@ -67,19 +89,23 @@ struct gw_ctrlr {
 	struct list_node link;
 };
 
-/* The control loop that services the admin queues. */
+/* The control loop: bdevs are registered and removed there. */
 void gw_init(struct evloop *control);
 
 /* Connects and registers one bdev per active namespace. On failure *err says why (for the RPC
  * reply) and nothing stays registered. */
 int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err, size_t errlen);
-/* -ENODEV (no such controller), -EBUSY (one of its bdevs is in a subsystem), or 0. */
-int gw_detach(const char *name);
+/* Another path to an attached controller's subsystem (checked: same namespaces). */
+int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, size_t errlen);
+/* -ENODEV (no such controller), -EBUSY (one of its bdevs is in a subsystem), or 0. With a
+ * path (trid not NULL) only that path goes: -ENOENT when it is not one, -EBUSY when in use;
+ * the last path takes the controller with it. */
+int gw_detach(const char *name, const struct nvfab_trid *path);
 struct gw_ctrlr *gw_lookup(const char *name);
 struct gw_ctrlr *gw_first(void);
 struct gw_ctrlr *gw_next(struct gw_ctrlr *c);
-/* Shutdown, after tgt_fini(): reactors (and their channels) and the control loop are gone,
- * subsystems released the bdevs. Disconnects every controller. */
+/* Shutdown, after tgt_fini(): reactors (and their channels) are gone, subsystems released the
+ * bdevs. Disconnects every controller. */
 void gw_fini(void);
 
 /* ---- data path (gateway_io.c) ---- */

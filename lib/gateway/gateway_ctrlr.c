@@ -1,8 +1,9 @@
-/* Gateway controllers: attach, namespaces as bdevs, admin queue service, detach. */
+/* Gateway controllers: attach, namespaces as bdevs, paths, the admin thread, detach. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nvme/types.h>
 
@@ -13,9 +14,13 @@
 /* Keep-alive goes out every KATO/2 (5 s by default): servicing at this period keeps it on time
  * and notices a lost admin connection soon. */
 #define GW_ADMIN_PERIOD_MS 100
+/* How often the control loop looks for namespace changes to apply. */
+#define GW_NS_SYNC_MS 100
 
 static struct list_node g_ctrlrs = {&g_ctrlrs, &g_ctrlrs};
 static struct evloop *g_control;
+static struct evloop_timer g_ns_timer;
+static void gw_ns_sync_all(void *arg);
 
 static void gw_ns_destroy(struct bdev *bdev);
 
@@ -33,6 +38,7 @@ static const struct bdev_ops gw_ns_ops = {
 void gw_init(struct evloop *control)
 {
 	g_control = control;
+	evloop_timer_start(control, &g_ns_timer, GW_NS_SYNC_MS, GW_NS_SYNC_MS, gw_ns_sync_all, NULL);
 }
 
 struct gw_ctrlr *gw_lookup(const char *name)
@@ -58,22 +64,72 @@ struct gw_ctrlr *gw_next(struct gw_ctrlr *c)
 	return c->link.next == &g_ctrlrs ? NULL : list_entry(c->link.next, struct gw_ctrlr, link);
 }
 
-static void gw_admin_service(void *arg)
+static uint64_t gw_now_ms(void)
 {
-	struct gw_ctrlr *c = arg;
+	struct timespec ts;
 
-	if (nvfab_ctrlr_process_admin(c->ctrlr) == -ENOTCONN && !c->lost) {
-		c->lost = true;
-		log_error("gateway %s: controller %s lost for good: %s", c->params.name,
-			  c->params.trid.traddr, nvfab_ctrlr_last_error(c->ctrlr));
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The bdev's destroy: the namespace's bdev goes with its controller (gw_detach), never alone. */
+/*
+ * The controller's admin thread: keep-alive, reconnects (which block for up to a connection
+ * set-up each, so not on the control loop), and, once the controller is lost for good, a new
+ * attempt every reconnect_delay_sec (1 s at least).
+ */
+static void *gw_admin_thread(void *arg)
+{
+	struct gw_ctrlr *c = arg;
+	int32_t delay_s = c->params.opts.reconnect_delay_s > 0 ? c->params.opts.reconnect_delay_s : 1;
+	uint64_t retry_at = 0;
+
+	while (!atomic_load(&c->stop)) {
+		struct timespec period = {0, GW_ADMIN_PERIOD_MS * 1000000L};
+
+		if (atomic_exchange(&c->ns_event, false)) {
+			struct nvfab_error nerr;
+
+			if (nvfab_ctrlr_refresh_namespaces(c->ctrlr, &nerr) == 0)
+				atomic_store(&c->ns_dirty, true);
+			else
+				log_error("gateway %s: namespaces changed but cannot be identified: %s",
+					  c->params.name, nerr.msg);
+		}
+		if (nvfab_ctrlr_process_admin(c->ctrlr) == -ENOTCONN) {
+			uint64_t now = gw_now_ms();
+
+			if (!atomic_load(&c->lost)) {
+				atomic_store(&c->lost, true);
+				retry_at = now + (uint64_t)delay_s * 1000;
+				log_error("gateway %s: controller lost: %s; its I/O fails with a path "
+					  "error; trying again every %d s", c->params.name,
+					  nvfab_ctrlr_last_error(c->ctrlr), delay_s);
+			} else if (now >= retry_at) {
+				if (nvfab_ctrlr_reconnect(c->ctrlr) == 0) {
+					atomic_store(&c->lost, false);
+					log_notice("gateway %s: controller back (cntlid %u)",
+						   c->params.name, nvfab_ctrlr_cntlid(c->ctrlr));
+				}
+				retry_at = gw_now_ms() + (uint64_t)delay_s * 1000;
+			}
+		}
+		nanosleep(&period, NULL);
+	}
+	return NULL;
+}
+
+/* The bdev's destroy: with its controller (gw_detach), or after a hot removal. */
 static void gw_ns_destroy(struct bdev *bdev)
 {
 	struct gw_ns *ns = bdev->ctx;
+	struct gw_ctrlr *c = ns->ctrlr;
 
+	for (uint32_t i = 0; i < c->nns; i++)
+		if (c->ns[i] == ns) {
+			memmove(&c->ns[i], &c->ns[i + 1], (c->nns - i - 1) * sizeof(c->ns[0]));
+			c->nns--;
+			break;
+		}
 	free(ns);
 }
 
@@ -124,10 +180,69 @@ static int gw_ns_register(struct gw_ctrlr *c, const struct nvfab_ns *ns, char *e
 	return 0;
 }
 
+static void gw_ns_event(void *arg, uint32_t cdw0)
+{
+	struct gw_ctrlr *c = arg;
+
+	/* Notice (type 2), Namespace Attribute Changed (info 0). */
+	if ((cdw0 & 0x7) == 2 && ((cdw0 >> 8) & 0xff) == 0)
+		atomic_store(&c->ns_event, true);
+}
+
+static bool gw_ns_active(struct gw_ctrlr *c, const struct gw_ns *g)
+{
+	return nvfab_ctrlr_get_ns(c->ctrlr, g->ns->nsid) == g->ns;
+}
+
+/* Makes the bdevs follow the backend's namespaces (control loop). */
+static void gw_ns_sync(struct gw_ctrlr *c)
+{
+	const struct nvfab_ns *ns;
+	char err[256];
+
+	for (uint32_t i = 0; i < c->nns; i++) {
+		struct gw_ns *g = c->ns[i];
+
+		if (!g->bdev.removing && !gw_ns_active(c, g)) {
+			log_notice("gateway %s: namespace %u is gone from the backend", c->params.name,
+				   g->ns->nsid);
+			bdev_hot_remove(&g->bdev); /* may destroy g and shift c->ns */
+			i = (uint32_t)-1;          /* start over */
+		}
+	}
+	for (ns = nvfab_ctrlr_next_ns(c->ctrlr, NULL); ns; ns = nvfab_ctrlr_next_ns(c->ctrlr, ns)) {
+		bool known = false;
+
+		for (uint32_t i = 0; i < c->nns && !known; i++)
+			known = c->ns[i]->ns == ns;
+		if (known)
+			continue;
+		if (c->nns == GW_MAX_NS || gw_ns_register(c, ns, err, sizeof(err)))
+			log_error("gateway %s: new namespace %u not exported: %s", c->params.name,
+				  ns->nsid, c->nns == GW_MAX_NS ? "too many namespaces" : err);
+		else
+			log_notice("gateway %s: new namespace %u on the backend: bdev %s",
+				   c->params.name, ns->nsid, c->ns[c->nns - 1]->bdev.name);
+	}
+}
+
+static void gw_ns_sync_all(void *arg)
+{
+	(void)arg;
+	for (struct gw_ctrlr *c = gw_first(); c; c = gw_next(c))
+		if (atomic_exchange(&c->ns_dirty, false))
+			gw_ns_sync(c);
+}
+
 static void gw_ctrlr_free(struct gw_ctrlr *c)
 {
-	for (uint32_t i = 0; i < c->nns; i++)
-		bdev_delete(c->ns[i]->bdev.name); /* unclaimed: checked by the caller */
+	if (c->admin_running) {
+		atomic_store(&c->stop, true);
+		pthread_join(c->admin_thread, NULL);
+	}
+	/* Unclaimed (checked by the caller); each destroy takes its entry out of c->ns. */
+	while (c->nns && bdev_delete(c->ns[0]->bdev.name) == 0)
+		;
 	c->nns = 0;
 	if (c->ctrlr)
 		nvfab_ctrlr_disconnect(c->ctrlr);
@@ -180,10 +295,18 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 			return rc;
 		}
 	}
+	rc = nvfab_ctrlr_enable_ns_events(c->ctrlr, gw_ns_event, c);
+	if (rc && rc != -ENOTSUP)
+		log_warn("gateway %s: no namespace change notices from the backend: %s", p->name,
+			 strerror(-rc));
+	rc = pthread_create(&c->admin_thread, NULL, gw_admin_thread, c);
+	c->admin_running = rc == 0;
+	if (rc) {
+		snprintf(err, errlen, "cannot start the admin thread: %s", strerror(rc));
+		gw_ctrlr_free(c);
+		return -rc;
+	}
 	list_add_tail(&g_ctrlrs, &c->link);
-	if (g_control)
-		evloop_timer_start(g_control, &c->admin_timer, GW_ADMIN_PERIOD_MS, GW_ADMIN_PERIOD_MS,
-				   gw_admin_service, c);
 	log_notice("gateway %s: attached to %s:%s %s (cntlid %u): %u namespace(s)", p->name,
 		   p->trid.traddr, p->trid.trsvcid, p->trid.subnqn, nvfab_ctrlr_cntlid(c->ctrlr),
 		   c->nns);
@@ -192,17 +315,70 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	return 0;
 }
 
-int gw_detach(const char *name)
+int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, size_t errlen)
+{
+	struct nvfab_error nerr;
+	int rc;
+
+	if (c->nextra == NVFAB_MAX_PATHS - 1) {
+		snprintf(err, errlen, "%s has its maximum of %d paths", c->params.name,
+			 NVFAB_MAX_PATHS);
+		return -ENOSPC;
+	}
+	rc = nvfab_ctrlr_add_path(c->ctrlr, trid, &nerr);
+	if (rc) {
+		snprintf(err, errlen, "cannot add %s:%s as a path of %s: %s", trid->traddr,
+			 trid->trsvcid, c->params.name, nerr.msg);
+		return rc;
+	}
+	c->extra_paths[c->nextra++] = *trid;
+	log_notice("gateway %s: path %s:%s added (%u paths; failover)", c->params.name,
+		   trid->traddr, trid->trsvcid, nvfab_ctrlr_num_paths(c->ctrlr));
+	return 0;
+}
+
+static bool gw_same_path(const struct nvfab_trid *a, const struct nvfab_trid *b)
+{
+	return strcmp(a->traddr, b->traddr) == 0 && strcmp(a->trsvcid, b->trsvcid) == 0;
+}
+
+/* Forgets one path (not the one in use). */
+static int gw_remove_path(struct gw_ctrlr *c, const struct nvfab_trid *path)
+{
+	int rc = nvfab_ctrlr_remove_path(c->ctrlr, path);
+
+	uint32_t i = 0;
+
+	if (rc)
+		return rc;
+	/* params.trid and extra_paths hold the paths in the order they were added. */
+	if (gw_same_path(&c->params.trid, path))
+		c->params.trid = c->extra_paths[0]; /* the next one stands for the controller */
+	else
+		while (i < c->nextra && !gw_same_path(&c->extra_paths[i], path))
+			i++;
+	if (i < c->nextra) {
+		memmove(&c->extra_paths[i], &c->extra_paths[i + 1],
+			(c->nextra - i - 1) * sizeof(c->extra_paths[0]));
+		c->nextra--;
+	}
+	log_notice("gateway %s: path %s:%s removed", c->params.name, path->traddr, path->trsvcid);
+	return 0;
+}
+
+int gw_detach(const char *name, const struct nvfab_trid *path)
 {
 	struct gw_ctrlr *c = gw_lookup(name);
 
 	if (!c)
 		return -ENODEV;
+	if (path && nvfab_ctrlr_num_paths(c->ctrlr) > 1)
+		return gw_remove_path(c, path);
+	if (path && !gw_same_path(&c->params.trid, path))
+		return -ENOENT;
 	for (uint32_t i = 0; i < c->nns; i++)
 		if (c->ns[i]->bdev.claims > 0)
 			return -EBUSY;
-	if (g_control)
-		evloop_timer_stop(g_control, &c->admin_timer);
 	list_del(&c->link);
 	log_notice("gateway %s: detaching", name);
 	gw_ctrlr_free(c);
@@ -211,7 +387,7 @@ int gw_detach(const char *name)
 
 void gw_fini(void)
 {
-	g_control = NULL; /* destroyed with its timers' links */
+	g_control = NULL; /* gone, with its timers */
 	while (!list_empty(&g_ctrlrs)) {
 		struct gw_ctrlr *c = list_entry(g_ctrlrs.next, struct gw_ctrlr, link);
 

@@ -33,6 +33,8 @@ struct gw_queue {
 	struct evloop_deferred flush;   /* sends what this loop iteration submitted, at its end */
 	bool flush_armed;
 	bool lost;                      /* the queue pair gave up: every I/O fails with a path error */
+	uint64_t revive_at_ms;          /* lost: next attempt at a new queue pair */
+	bool revive_error_logged;
 	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
 	struct bdev_io *wait_head, *wait_tail;
 	struct gw_queue *next;          /* the controller's queues */
@@ -76,7 +78,7 @@ static struct gw_channel *gw_ch(struct bdev_channel *base)
 static void gw_queue_watch(struct gw_queue *q)
 {
 	int fd = q->lost ? -1 : nvfab_qpair_fd(q->qp);
-	uint32_t events = EPOLLIN | (nvfab_qpair_poll_events(q->qp) & POLLOUT ? EPOLLOUT : 0);
+	uint32_t events = EPOLLIN;
 
 	if (fd != q->fd && q->fd >= 0) {
 		evloop_del_fd(q->loop, &q->handler);
@@ -84,6 +86,8 @@ static void gw_queue_watch(struct gw_queue *q)
 	}
 	if (fd < 0)
 		return;
+	if (nvfab_qpair_poll_events(q->qp) & POLLOUT)
+		events |= EPOLLOUT;
 	if (q->fd < 0) {
 		if (evloop_add_fd(q->loop, &q->handler, fd, events, q->handler.fn, q) == 0) {
 			q->fd = fd;
@@ -340,9 +344,47 @@ static void gw_queue_event(void *arg, uint32_t events)
 	gw_queue_drive(arg);
 }
 
+/*
+ * A lost queue of a controller that is not (or no longer) lost: a new queue pair replaces it,
+ * at most once a second. Connecting blocks this reactor for a round trip or two, as on first
+ * use; while the controller is still reconnecting it fails at once.
+ */
+static void gw_queue_revive(struct gw_queue *q)
+{
+	struct gw_ctrlr *c = q->ctrlr;
+	uint64_t now = evloop_now_ns() / 1000000;
+	struct nvfab_error err;
+
+	if (atomic_load(&c->lost) || now < q->revive_at_ms)
+		return;
+	q->revive_at_ms = now + 1000;
+	if (q->fd >= 0) {
+		evloop_del_fd(q->loop, &q->handler);
+		q->fd = -1;
+	}
+	nvfab_qpair_destroy(q->qp); /* lost: nothing is outstanding on it */
+	q->qp = nvfab_qpair_create(c->ctrlr, NULL, &err);
+	if (!q->qp) {
+		if (!q->revive_error_logged)
+			log_error("gateway %s: no new I/O queue to the backend yet: %s",
+				  c->params.name, err.msg);
+		q->revive_error_logged = true;
+		return;
+	}
+	q->revive_error_logged = false;
+	q->lost = false;
+	log_notice("gateway %s: I/O queue %u to the backend on %s again", c->params.name,
+		   nvfab_qpair_qid(q->qp), evloop_name(q->loop));
+	gw_queue_watch(q);
+}
+
 static void gw_queue_tick(void *arg)
 {
-	gw_queue_drive(arg);
+	struct gw_queue *q = arg;
+
+	if (q->lost)
+		gw_queue_revive(q);
+	gw_queue_drive(q);
 }
 
 /* The loop's queue to the controller, connected on first use (ctrlr->queues_lock held). */

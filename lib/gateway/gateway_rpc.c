@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,12 +73,110 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 			   "a source port for the connection: not supported yet"),
 };
 
-/* SPDK's defaults: a lost controller is given up at once unless ctrlr_loss_timeout_sec says
- * otherwise; -1 means forever. */
+/*
+ * bdev_nvme_set_options: the module-wide settings of SPDK's NVMe bdev module that mean
+ * something here (keep-alive timeout, the defaults of attach's reconnect settings, the TCP
+ * connect timeout), with SPDK's defaults; the others are accepted and ignored. As in SPDK, it
+ * is refused once a controller is attached.
+ */
+struct gw_module_opts {
+	int32_t keep_alive_timeout_ms;
+	int32_t ctrlr_loss_timeout_sec;
+	int32_t reconnect_delay_sec;
+	int32_t fast_io_fail_timeout_sec;
+	int32_t tcp_connect_timeout_ms;
+};
+
+static struct gw_module_opts g_opts = {.keep_alive_timeout_ms = 10000};
+
+#define NVME_KNOB(n, t) RPC_COMPAT_KNOB(n, t, "a setting of SPDK's NVMe driver that nvfab does not have")
+#define M(f) {#f, RPC_PARAM_INT32, offsetof(struct gw_module_opts, f), 0, true, 0}
+
+static const struct rpc_param gw_rpc_set_options_params[] = {
+	M(keep_alive_timeout_ms),
+	M(ctrlr_loss_timeout_sec),
+	M(reconnect_delay_sec),
+	M(fast_io_fail_timeout_sec),
+	M(tcp_connect_timeout_ms),
+	NVME_KNOB("action_on_timeout", json_type_string),
+	NVME_KNOB("timeout_us", json_type_int),
+	NVME_KNOB("timeout_admin_us", json_type_int),
+	NVME_KNOB("arbitration_burst", json_type_int),
+	NVME_KNOB("low_priority_weight", json_type_int),
+	NVME_KNOB("medium_priority_weight", json_type_int),
+	NVME_KNOB("high_priority_weight", json_type_int),
+	NVME_KNOB("nvme_adminq_poll_period_us", json_type_int),
+	NVME_KNOB("nvme_ioq_poll_period_us", json_type_int),
+	NVME_KNOB("io_queue_requests", json_type_int),
+	NVME_KNOB("delay_cmd_submit", json_type_boolean),
+	NVME_KNOB("transport_retry_count", json_type_int),
+	NVME_KNOB("bdev_retry_count", json_type_int),
+	NVME_KNOB("transport_ack_timeout", json_type_int),
+	NVME_KNOB("disable_auto_failback", json_type_boolean),
+	NVME_KNOB("generate_uuids", json_type_boolean),
+	NVME_KNOB("transport_tos", json_type_int),
+	NVME_KNOB("nvme_error_stat", json_type_boolean),
+	NVME_KNOB("rdma_srq_size", json_type_int),
+	NVME_KNOB("io_path_stat", json_type_boolean),
+	NVME_KNOB("allow_accel_sequence", json_type_boolean),
+	NVME_KNOB("rdma_max_cq_size", json_type_int),
+	NVME_KNOB("rdma_cm_event_timeout_ms", json_type_int),
+	NVME_KNOB("dhchap_digests", json_type_array),
+	NVME_KNOB("dhchap_dhgroups", json_type_array),
+	NVME_KNOB("rdma_umr_per_io", json_type_boolean),
+	NVME_KNOB("enable_flush", json_type_boolean),
+};
+
+/* SPDK's rules for the reconnect settings (bdev_nvme_check_io_error_resiliency_params). */
+static const char *gw_resiliency_error(int32_t loss, int32_t delay, int32_t fast_fail)
+{
+	if (loss < -1)
+		return "ctrlr_loss_timeout_sec: -1 for forever, or >= 0";
+	if (delay < 0 || fast_fail < 0)
+		return "reconnect_delay_sec and fast_io_fail_timeout_sec must be >= 0";
+	if (loss == 0)
+		return delay || fast_fail ? "with ctrlr_loss_timeout_sec 0, reconnect_delay_sec and "
+					    "fast_io_fail_timeout_sec must be 0 too" : NULL;
+	if (delay == 0)
+		return "reconnect_delay_sec must be > 0 when ctrlr_loss_timeout_sec is not 0";
+	if (loss > 0 && delay > loss)
+		return "reconnect_delay_sec must not be above ctrlr_loss_timeout_sec";
+	if (fast_fail && fast_fail < delay)
+		return "fast_io_fail_timeout_sec must be at least reconnect_delay_sec";
+	if (fast_fail && loss > 0 && fast_fail > loss)
+		return "fast_io_fail_timeout_sec must not be above ctrlr_loss_timeout_sec";
+	return NULL;
+}
+
+static void gw_rpc_set_options(struct rpc_request *req, struct json_object *params)
+{
+	struct gw_module_opts o = g_opts;
+	const char *why;
+
+	if (RPC_DECODE(req, params, gw_rpc_set_options_params, &o))
+		return;
+	if (gw_first()) {
+		rpc_reply_error(req, -EPERM, "%s: bdev_nvme_set_options is allowed only before any "
+				"controller is attached", strerror(EPERM));
+		return;
+	}
+	why = gw_resiliency_error(o.ctrlr_loss_timeout_sec, o.reconnect_delay_sec,
+				  o.fast_io_fail_timeout_sec);
+	if (why || o.keep_alive_timeout_ms < 0 || o.tcp_connect_timeout_ms < 0) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameters: %s",
+				why ? why : "timeouts must be >= 0");
+		return;
+	}
+	g_opts = o;
+	rpc_reply_bool(req, true);
+}
+
+/* What attach asks for; what it leaves out comes from bdev_nvme_set_options (as in SPDK). */
 static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 			 struct gw_attach_params *p)
 {
 	struct nvfab_ctrlr_opts *o = &p->opts;
+	const char *why;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", a->name);
@@ -116,35 +215,23 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 		snprintf(o->hostnqn, sizeof(o->hostnqn), "%s", a->hostnqn);
 	o->hdgst = a->hdgst;
 	o->ddgst = a->ddgst;
-	o->ctrl_loss_tmo_s = a->has_loss ? a->ctrlr_loss_timeout_sec : 0;
-	if (o->ctrl_loss_tmo_s < -1) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"Invalid parameter 'ctrlr_loss_timeout_sec': %d (-1 for forever, or >= 0)",
-				o->ctrl_loss_tmo_s);
-		return -EINVAL;
-	}
-	o->reconnect_delay_s = a->has_delay ? a->reconnect_delay_sec : 0;
-	if (o->reconnect_delay_s < 0 ||
-	    (o->ctrl_loss_tmo_s > 0 && o->reconnect_delay_s > o->ctrl_loss_tmo_s) ||
-	    (o->ctrl_loss_tmo_s != 0 && o->reconnect_delay_s == 0)) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"Invalid parameter 'reconnect_delay_sec': %d (with ctrlr_loss_timeout_sec "
-				"%d it must be > 0 and not above it, as in SPDK)", o->reconnect_delay_s,
-				o->ctrl_loss_tmo_s);
-		return -EINVAL;
-	}
-	p->fast_io_fail_timeout_sec = a->has_fast_fail ? a->fast_io_fail_timeout_sec : 0;
-	if (p->fast_io_fail_timeout_sec < 0 ||
-	    (p->fast_io_fail_timeout_sec > 0 &&
-	     (o->ctrl_loss_tmo_s == 0 || p->fast_io_fail_timeout_sec < o->reconnect_delay_s ||
-	      (o->ctrl_loss_tmo_s > 0 && p->fast_io_fail_timeout_sec >= o->ctrl_loss_tmo_s)))) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"Invalid parameter 'fast_io_fail_timeout_sec': %d (0, or at least "
-				"reconnect_delay_sec %d and below ctrlr_loss_timeout_sec %d, as in SPDK)",
-				p->fast_io_fail_timeout_sec, o->reconnect_delay_s, o->ctrl_loss_tmo_s);
+	o->ctrl_loss_tmo_s = a->has_loss ? a->ctrlr_loss_timeout_sec : g_opts.ctrlr_loss_timeout_sec;
+	o->reconnect_delay_s = a->has_delay ? a->reconnect_delay_sec : g_opts.reconnect_delay_sec;
+	p->fast_io_fail_timeout_sec = a->has_fast_fail ? a->fast_io_fail_timeout_sec :
+							 g_opts.fast_io_fail_timeout_sec;
+	why = gw_resiliency_error(o->ctrl_loss_tmo_s, o->reconnect_delay_s,
+				  p->fast_io_fail_timeout_sec);
+	if (why) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameters "
+				"(ctrlr_loss_timeout_sec %d, reconnect_delay_sec %d, "
+				"fast_io_fail_timeout_sec %d): %s, as in SPDK", o->ctrl_loss_tmo_s,
+				o->reconnect_delay_s, p->fast_io_fail_timeout_sec, why);
 		return -EINVAL;
 	}
 	o->fast_io_fail_tmo_s = p->fast_io_fail_timeout_sec;
+	o->kato_ms = g_opts.keep_alive_timeout_ms;
+	if (g_opts.tcp_connect_timeout_ms > 0)
+		o->connect_timeout_ms = g_opts.tcp_connect_timeout_ms;
 	if (a->has_num_io_queues) {
 		if (a->num_io_queues == 0 || a->num_io_queues > 65535) {
 			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
@@ -158,14 +245,71 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 		o->connect_timeout_ms = (int32_t)(a->fabrics_connect_timeout_us / 1000 ?
 						  a->fabrics_connect_timeout_us / 1000 : 1);
 	if (a->has_multipath && strcmp(a->multipath, "disable") != 0 &&
-	    strcmp(a->multipath, "failover") != 0) {
+	    strcmp(a->multipath, "failover") != 0 && strcmp(a->multipath, "multipath") != 0) {
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"Invalid parameter 'multipath': '%s' (disable or failover; multipath is "
-				"not supported yet)", a->multipath);
+				"Invalid parameter 'multipath': '%s' (disable, failover or multipath)",
+				a->multipath);
 		return -EINVAL;
 	}
 	snprintf(p->multipath, sizeof(p->multipath), "%s", a->has_multipath ? a->multipath : "");
 	return 0;
+}
+
+/* Multipath mode: "" is SPDK's default ("multipath"). */
+static bool gw_mode_is(const char *mode, const char *want)
+{
+	return strcmp(mode[0] ? mode : "multipath", want) == 0;
+}
+
+/*
+ * The attach call for a name that exists: another path to the same subsystem, checked as
+ * SPDK checks it (then served as failover: one path at a time). Replies [] (no new bdevs).
+ */
+static void gw_rpc_add_path(struct rpc_request *req, struct gw_ctrlr *c,
+			    const struct gw_attach_params *p)
+{
+	const char *hostnqn = nvfab_ctrlr_hostnqn(c->ctrlr);
+	struct nvfab_trid t;
+	char err[600];
+	int rc;
+
+	if (gw_mode_is(p->multipath, "disable")) {
+		rpc_reply_error(req, -EALREADY, "A controller named %s already exists and multipath "
+				"is disabled", p->name);
+		return;
+	}
+	/* As in SPDK, a name's paths are all "multipath" or all not ("failover" after a first
+	 * attach with "disable" or "failover"). */
+	if (gw_mode_is(p->multipath, "multipath") != gw_mode_is(c->params.multipath, "multipath")) {
+		rpc_reply_error(req, -EINVAL, "A controller named %s is attached with multipath "
+				"'%s': its paths must all be added with %s", p->name,
+				c->params.multipath[0] ? c->params.multipath : "multipath",
+				gw_mode_is(c->params.multipath, "multipath") ? "'multipath'" :
+									       "'failover'");
+		return;
+	}
+	for (uint32_t i = 0; nvfab_ctrlr_get_path(c->ctrlr, i, &t) == 0; i++)
+		if (strcmp(t.traddr, p->trid.traddr) == 0 && strcmp(t.trsvcid, p->trid.trsvcid) == 0) {
+			rpc_reply_error(req, -EALREADY, "A controller named %s already exists with "
+					"the specified network path", p->name);
+			return;
+		}
+	if (strcmp(p->trid.subnqn, c->params.trid.subnqn) != 0) {
+		rpc_reply_error(req, -EINVAL, "A controller named %s already exists, but uses a "
+				"different subnqn (%s)", p->name, c->params.trid.subnqn);
+		return;
+	}
+	if (p->opts.hostnqn[0] && strcmp(p->opts.hostnqn, hostnqn) != 0) {
+		rpc_reply_error(req, -EINVAL, "A controller named %s already exists, but uses a "
+				"different hostnqn (%s)", p->name, hostnqn);
+		return;
+	}
+	rc = gw_add_path(c, &p->trid, err, sizeof(err));
+	if (rc) {
+		rpc_reply_error(req, rc, "%s", err);
+		return;
+	}
+	rpc_reply(req, json_object_new_array());
 }
 
 static void gw_rpc_attach(struct rpc_request *req, struct json_object *params)
@@ -181,9 +325,9 @@ static void gw_rpc_attach(struct rpc_request *req, struct json_object *params)
 		return;
 	if (gw_rpc_params(req, &a, &p))
 		return;
-	if (p.multipath[0] && strcmp(p.multipath, "failover") == 0 && gw_lookup(p.name)) {
-		rpc_reply_error(req, -EOPNOTSUPP, "controller %s exists: a second (failover) path "
-				"is not supported yet", p.name);
+	c = gw_lookup(p.name);
+	if (c) {
+		gw_rpc_add_path(req, c, &p);
 		return;
 	}
 	rc = gw_attach(&p, &c, err, sizeof(err));
@@ -201,30 +345,73 @@ struct gw_rpc_name {
 	char name[GW_NAME_MAX];
 };
 
-static const struct rpc_param gw_rpc_detach_params[] = {
-	{"name", RPC_PARAM_STRING, offsetof(struct gw_rpc_name, name), GW_NAME_MAX, false, 0},
-	RPC_COMPAT_KNOB("trtype", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("traddr", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("adrfam", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("trsvcid", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("subnqn", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("hostaddr", json_type_string, "selects one path of several: one is kept"),
-	RPC_COMPAT_KNOB("hostsvcid", json_type_string, "selects one path of several: one is kept"),
+/* bdev_nvme_detach_controller: the name, and optionally which of its paths (SPDK's fields;
+ * those given must match). */
+struct gw_rpc_detach {
+	char name[GW_NAME_MAX];
+	char trtype[16];
+	char traddr[NVFAB_TRADDR_MAX + 1];
+	char adrfam[16];
+	char trsvcid[NVFAB_TRSVCID_MAX + 1];
+	char subnqn[NVFAB_NQN_MAX + 1];
 };
+
+#define D(f, opt) \
+	{#f, RPC_PARAM_STRING, offsetof(struct gw_rpc_detach, f), \
+	 sizeof(((struct gw_rpc_detach *)0)->f), opt, 0}
+
+static const struct rpc_param gw_rpc_detach_params[] = {
+	D(name, false),
+	D(trtype, true),
+	D(traddr, true),
+	D(adrfam, true),
+	D(trsvcid, true),
+	D(subnqn, true),
+	RPC_COMPAT_DEFAULT("hostaddr", json_type_string, "\"\"",
+			   "a source address for the connection: not supported yet"),
+	RPC_COMPAT_DEFAULT("hostsvcid", json_type_string, "\"\"",
+			   "a source port for the connection: not supported yet"),
+};
+
+/* The controller's path that the given fields describe: 0, or -ENOENT. */
+static int gw_rpc_find_path(struct gw_ctrlr *c, const struct gw_rpc_detach *d, struct nvfab_trid *out)
+{
+	for (uint32_t i = 0; nvfab_ctrlr_get_path(c->ctrlr, i, out) == 0; i++)
+		if ((!d->traddr[0] || strcmp(d->traddr, out->traddr) == 0) &&
+		    (!d->trsvcid[0] || strcmp(d->trsvcid, out->trsvcid) == 0) &&
+		    (!d->subnqn[0] || strcmp(d->subnqn, out->subnqn) == 0))
+			return 0;
+	return -ENOENT;
+}
 
 static void gw_rpc_detach(struct rpc_request *req, struct json_object *params)
 {
-	struct gw_rpc_name n = {{0}};
+	struct gw_rpc_detach d = {{0}};
+	struct nvfab_trid path;
+	bool by_path;
+	struct gw_ctrlr *c;
 	int rc;
 
-	if (RPC_DECODE(req, params, gw_rpc_detach_params, &n))
+	if (RPC_DECODE(req, params, gw_rpc_detach_params, &d))
 		return;
-	rc = gw_detach(n.name);
-	if (rc == -ENODEV)
-		rpc_reply_error(req, rc, "No such device: no controller named %s", n.name);
+	c = gw_lookup(d.name);
+	if (!c) {
+		rpc_reply_error(req, -ENODEV, "No such device: no controller named %s", d.name);
+		return;
+	}
+	by_path = d.traddr[0] || d.trsvcid[0] || d.subnqn[0];
+	if (by_path && gw_rpc_find_path(c, &d, &path)) {
+		rpc_reply_error(req, -ENODEV, "No such device: controller %s has no path %s:%s",
+				d.name, d.traddr[0] ? d.traddr : "*", d.trsvcid[0] ? d.trsvcid : "*");
+		return;
+	}
+	rc = gw_detach(d.name, by_path ? &path : NULL);
+	if (rc == -EBUSY && by_path && nvfab_ctrlr_num_paths(c->ctrlr) > 1)
+		rpc_reply_error(req, rc, "%s: %s:%s is the path in use; it can go once another one "
+				"is", strerror(EBUSY), path.traddr, path.trsvcid);
 	else if (rc == -EBUSY)
 		rpc_reply_error(req, rc, "%s: a namespace of %s is exported by a subsystem; remove it "
-				"first", strerror(EBUSY), n.name);
+				"first", strerror(EBUSY), d.name);
 	else if (rc)
 		rpc_reply_error(req, rc, "%s", strerror(-rc));
 	else
@@ -253,9 +440,20 @@ static struct json_object *gw_rpc_describe(struct gw_ctrlr *c)
 	struct json_object *o = json_object_new_object(), *ctrlrs = json_object_new_array();
 	struct json_object *one = json_object_new_object(), *host = json_object_new_object();
 
+	struct nvfab_trid t;
+
 	json_object_object_add(o, "name", json_object_new_string(c->params.name));
-	json_object_object_add(one, "state", json_object_new_string(c->lost ? "failed" : "enabled"));
-	json_object_object_add(one, "trid", gw_rpc_trid(&c->params.trid));
+	json_object_object_add(one, "state", json_object_new_string(
+				       atomic_load(&c->lost) ? "failed" : "enabled"));
+	if (nvfab_ctrlr_get_path(c->ctrlr, 0, &t) == 0)
+		json_object_object_add(one, "trid", gw_rpc_trid(&t));
+	if (nvfab_ctrlr_num_paths(c->ctrlr) > 1) {
+		struct json_object *alt = json_object_new_array();
+
+		for (uint32_t i = 1; nvfab_ctrlr_get_path(c->ctrlr, i, &t) == 0; i++)
+			json_object_array_add(alt, gw_rpc_trid(&t));
+		json_object_object_add(one, "alternate_trids", alt);
+	}
 	json_object_object_add(one, "cntlid", json_object_new_int(nvfab_ctrlr_cntlid(c->ctrlr)));
 	json_object_object_add(host, "nqn", json_object_new_string(nvfab_ctrlr_hostnqn(c->ctrlr)));
 	json_object_object_add(host, "addr", json_object_new_string(""));
@@ -284,36 +482,66 @@ static void gw_rpc_get_controllers(struct rpc_request *req, struct json_object *
 	rpc_reply(req, list);
 }
 
-/* One attach call per controller, with what it was attached with (SPDK's names). */
+/* The attach call for one path of c (SPDK's names); the first one creates the controller, the
+ * others add their path. */
+static struct json_object *gw_rpc_attach_call(const struct gw_ctrlr *c, const struct nvfab_trid *t)
+{
+	const struct gw_attach_params *p = &c->params;
+	struct json_object *call = json_object_new_object(), *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "trtype", json_object_new_string("TCP"));
+	json_object_object_add(o, "adrfam", json_object_new_string(
+				       t->adrfam == NVFAB_ADRFAM_IPV6 ? "IPv6" : "IPv4"));
+	json_object_object_add(o, "traddr", json_object_new_string(t->traddr));
+	json_object_object_add(o, "trsvcid", json_object_new_string(t->trsvcid));
+	json_object_object_add(o, "subnqn", json_object_new_string(p->trid.subnqn));
+	if (p->opts.hostnqn[0])
+		json_object_object_add(o, "hostnqn", json_object_new_string(p->opts.hostnqn));
+	json_object_object_add(o, "hdgst", json_object_new_boolean(p->opts.hdgst));
+	json_object_object_add(o, "ddgst", json_object_new_boolean(p->opts.ddgst));
+	json_object_object_add(o, "ctrlr_loss_timeout_sec",
+			       json_object_new_int(p->opts.ctrl_loss_tmo_s));
+	json_object_object_add(o, "reconnect_delay_sec",
+			       json_object_new_int(p->opts.reconnect_delay_s));
+	json_object_object_add(o, "fast_io_fail_timeout_sec",
+			       json_object_new_int(p->fast_io_fail_timeout_sec));
+	if (p->multipath[0]) {
+		/* A first attach with "disable" is followed by paths added with "failover". */
+		const char *mode = t != &p->trid && strcmp(p->multipath, "disable") == 0 ?
+					   "failover" : p->multipath;
+
+		json_object_object_add(o, "multipath", json_object_new_string(mode));
+	}
+	json_object_object_add(call, "method", json_object_new_string("bdev_nvme_attach_controller"));
+	json_object_object_add(call, "params", o);
+	return call;
+}
+
+/* The module settings first (SPDK's save_config always has them), then one attach call per
+ * controller and path, in the order they were added. */
 static void gw_rpc_write_config(struct json_object *calls)
 {
-	for (struct gw_ctrlr *c = gw_first(); c; c = gw_next(c)) {
-		const struct gw_attach_params *p = &c->params;
-		struct json_object *call = json_object_new_object(), *o = json_object_new_object();
+	struct json_object *call = json_object_new_object(), *o = json_object_new_object();
 
-		json_object_object_add(o, "name", json_object_new_string(p->name));
-		json_object_object_add(o, "trtype", json_object_new_string("TCP"));
-		json_object_object_add(o, "adrfam", json_object_new_string(
-					       p->trid.adrfam == NVFAB_ADRFAM_IPV6 ? "IPv6" : "IPv4"));
-		json_object_object_add(o, "traddr", json_object_new_string(p->trid.traddr));
-		json_object_object_add(o, "trsvcid", json_object_new_string(p->trid.trsvcid));
-		json_object_object_add(o, "subnqn", json_object_new_string(p->trid.subnqn));
-		if (p->opts.hostnqn[0])
-			json_object_object_add(o, "hostnqn", json_object_new_string(p->opts.hostnqn));
-		json_object_object_add(o, "hdgst", json_object_new_boolean(p->opts.hdgst));
-		json_object_object_add(o, "ddgst", json_object_new_boolean(p->opts.ddgst));
-		json_object_object_add(o, "ctrlr_loss_timeout_sec",
-				       json_object_new_int(p->opts.ctrl_loss_tmo_s));
-		json_object_object_add(o, "reconnect_delay_sec",
-				       json_object_new_int(p->opts.reconnect_delay_s));
-		json_object_object_add(o, "fast_io_fail_timeout_sec",
-				       json_object_new_int(p->fast_io_fail_timeout_sec));
-		if (p->multipath[0])
-			json_object_object_add(o, "multipath", json_object_new_string(p->multipath));
-		json_object_object_add(call, "method",
-				       json_object_new_string("bdev_nvme_attach_controller"));
-		json_object_object_add(call, "params", o);
-		json_object_array_add(calls, call);
+	json_object_object_add(o, "keep_alive_timeout_ms",
+			       json_object_new_int(g_opts.keep_alive_timeout_ms));
+	json_object_object_add(o, "ctrlr_loss_timeout_sec",
+			       json_object_new_int(g_opts.ctrlr_loss_timeout_sec));
+	json_object_object_add(o, "reconnect_delay_sec",
+			       json_object_new_int(g_opts.reconnect_delay_sec));
+	json_object_object_add(o, "fast_io_fail_timeout_sec",
+			       json_object_new_int(g_opts.fast_io_fail_timeout_sec));
+	json_object_object_add(o, "tcp_connect_timeout_ms",
+			       json_object_new_int(g_opts.tcp_connect_timeout_ms));
+	json_object_object_add(call, "method", json_object_new_string("bdev_nvme_set_options"));
+	json_object_object_add(call, "params", o);
+	json_object_array_add(calls, call);
+
+	for (struct gw_ctrlr *c = gw_first(); c; c = gw_next(c)) {
+		json_object_array_add(calls, gw_rpc_attach_call(c, &c->params.trid));
+		for (uint32_t i = 0; i < c->nextra; i++)
+			json_object_array_add(calls, gw_rpc_attach_call(c, &c->extra_paths[i]));
 	}
 }
 
@@ -323,5 +551,6 @@ void gw_rpc_register(struct evloop *control)
 	rpc_register_method("bdev_nvme_attach_controller", gw_rpc_attach);
 	rpc_register_method("bdev_nvme_detach_controller", gw_rpc_detach);
 	rpc_register_method("bdev_nvme_get_controllers", gw_rpc_get_controllers);
+	rpc_register_method("bdev_nvme_set_options", gw_rpc_set_options);
 	rpc_register_config_writer("bdev", gw_rpc_write_config);
 }

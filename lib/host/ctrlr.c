@@ -203,7 +203,7 @@ int nvfab_ctrlr_identify(struct nvfab_ctrlr *ctrlr, uint8_t cns, uint32_t nsid, 
 	return (cpl ? cpl : &local)->status & 0x7ff ? -EIO : 0;
 }
 
-static int get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
+int host_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
 			void *buf, uint32_t len, struct nvfab_cpl *cpl)
 {
 	uint32_t max = ctrlr->max_xfer ? ctrlr->max_xfer : 4096;
@@ -245,7 +245,7 @@ int nvfab_ctrlr_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t ns
 	int rc;
 
 	pthread_mutex_lock(&ctrlr->admin_lock);
-	rc = get_log_page(ctrlr, lid, nsid, offset, buf, len, cpl);
+	rc = host_get_log_page(ctrlr, lid, nsid, offset, buf, len, cpl);
 	pthread_mutex_unlock(&ctrlr->admin_lock);
 	return rc;
 }
@@ -313,86 +313,6 @@ static int set_num_queues(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
 	return 0;
 }
 
-static uint32_t ns_block_size(const struct nvme_id_ns *id, uint32_t *ms)
-{
-	unsigned idx = (id->flbas & NVME_NS_FLBAS_LOWER_MASK) |
-		       (id->nlbaf > 16 ? ((id->flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 5) << 4 : 0);
-
-	if (idx > 63)
-		idx = 0;
-	*ms = id->lbaf[idx].ms;
-	return id->lbaf[idx].ds >= 9 && id->lbaf[idx].ds < 32 ? 1u << id->lbaf[idx].ds : 0;
-}
-
-static int ns_cmp(const void *a, const void *b)
-{
-	const struct nvfab_ns *x = a, *y = b;
-
-	return x->nsid < y->nsid ? -1 : x->nsid > y->nsid;
-}
-
-static int identify_namespaces(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
-{
-	uint32_t *list = NULL, count = 0;
-	struct nvfab_cpl cpl;
-	int rc;
-
-	if (posix_memalign((void **)&list, 64, NVME_IDENTIFY_DATA_SIZE))
-		return -ENOMEM;
-	rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0, list, &cpl);
-	if (rc == -EIO) {
-		/* Pre-1.1 controllers: every NSID up to NN may be active. */
-		uint32_t nn = ctrlr->id->nn < HOST_MAX_NS ? ctrlr->id->nn : HOST_MAX_NS;
-
-		for (uint32_t i = 0; i < nn; i++)
-			list[i] = i + 1;
-		if (nn < HOST_MAX_NS)
-			list[nn] = 0;
-		rc = 0;
-	}
-	if (rc) {
-		host_error_set(err, rc, 0, "Identify active namespace list: %s", strerror(-rc));
-		free(list);
-		return rc;
-	}
-	while (count < HOST_MAX_NS && list[count])
-		count++;
-	ctrlr->ns = calloc(count ? count : 1, sizeof(*ctrlr->ns));
-	if (!ctrlr->ns) {
-		free(list);
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < count; i++) {
-		struct nvme_id_ns *id;
-		struct nvfab_ns *ns;
-
-		if (posix_memalign((void **)&id, 64, NVME_IDENTIFY_DATA_SIZE)) {
-			free(list);
-			return -ENOMEM;
-		}
-		rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS, list[i], id, &cpl);
-		if (rc == -EIO || (rc == 0 && id->nsze == 0)) {
-			free(id); /* inactive after all (fallback list) */
-			continue;
-		}
-		if (rc) {
-			host_error_set(err, rc, 0, "Identify Namespace %u: %s", list[i], strerror(-rc));
-			free(id);
-			free(list);
-			return rc;
-		}
-		ns = &ctrlr->ns[ctrlr->num_ns++];
-		ns->nsid = list[i];
-		ns->id = id;
-		ns->num_blocks = id->nsze;
-		ns->block_size = ns_block_size(id, &ns->md_size);
-		ns->ctrlr = ctrlr;
-	}
-	free(list);
-	qsort(ctrlr->ns, ctrlr->num_ns, sizeof(*ctrlr->ns), ns_cmp);
-	return 0;
-}
-
 /* Admin queue up and controller enabled; identify and queue count refreshed. */
 /* limit_ns: the ctrl_loss_tmo deadline when reconnecting, UINT64_MAX otherwise. */
 static int ctrlr_bring_up(struct nvfab_ctrlr *ctrlr, uint64_t limit_ns, struct nvfab_error *err)
@@ -426,14 +346,14 @@ static int ctrlr_bring_up(struct nvfab_ctrlr *ctrlr, uint64_t limit_ns, struct n
 
 static void ctrlr_free(struct nvfab_ctrlr *ctrlr)
 {
-	for (uint32_t i = 0; i < ctrlr->num_ns; i++)
-		free((void *)ctrlr->ns[i].id);
-	free(ctrlr->ns);
+	host_ns_free_all(ctrlr);
 	free(ctrlr->id);
 	free(ctrlr->qid_used);
 	host_qpair_fini(&ctrlr->admin);
 	pthread_mutex_destroy(&ctrlr->qid_lock);
 	pthread_mutex_destroy(&ctrlr->admin_lock);
+	pthread_mutex_destroy(&ctrlr->paths_lock);
+	pthread_mutex_destroy(&ctrlr->ns_lock);
 	free(ctrlr);
 }
 
@@ -457,6 +377,7 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 		return NULL;
 	}
 	pthread_mutex_init(&ctrlr->qid_lock, NULL);
+	pthread_mutex_init(&ctrlr->ns_lock, NULL);
 	{
 		pthread_mutexattr_t attr;
 
@@ -485,6 +406,7 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 	else
 		nvfab_hostnqn_from_uuid(ctrlr->opts.hostid, ctrlr->hostnqn);
 	ctrlr->discovery = strcmp(ctrlr->trid.subnqn, NVFAB_DISCOVERY_NQN) == 0;
+	host_paths_init(ctrlr);
 	if (ctrlr->opts.kato_ms >= 0)
 		ctrlr->kato_ms = (uint32_t)ctrlr->opts.kato_ms;
 	else
@@ -509,7 +431,7 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 
 	rc = ctrlr_bring_up(ctrlr, UINT64_MAX, err);
 	if (rc == 0 && !ctrlr->discovery)
-		rc = identify_namespaces(ctrlr, err);
+		rc = host_ns_refresh(ctrlr, false, NULL, err);
 	if (rc == 0) {
 		ctrlr->qid_used = calloc(ctrlr->nr_io_queues + 1, 1);
 		if (!ctrlr->qid_used) {
@@ -579,6 +501,17 @@ static void ka_done(void *arg, const struct nvfab_cpl *cpl)
 			 nvfab_cpl_str(cpl, buf, sizeof(buf)));
 }
 
+/* ctrl_loss_tmo 0 with more paths: each other path gets one attempt before giving up. */
+static uint64_t loss_window_ns(struct nvfab_ctrlr *ctrlr)
+{
+	uint32_t n = host_path_count(ctrlr);
+
+	if (ctrlr->opts.ctrl_loss_tmo_s == 0 && n > 1)
+		return (uint64_t)(n - 1) * ((uint64_t)ctrlr->opts.connect_timeout_ms + 1000) *
+		       1000000ull;
+	return (uint64_t)ctrlr->opts.ctrl_loss_tmo_s * 1000000000ull;
+}
+
 uint64_t host_ctrlr_loss_deadline(struct nvfab_ctrlr *ctrlr, uint64_t now)
 {
 	uint64_t since = 0;
@@ -588,46 +521,61 @@ uint64_t host_ctrlr_loss_deadline(struct nvfab_ctrlr *ctrlr, uint64_t now)
 	/* The first queue to notice starts the clock; the others join it. */
 	if (!atomic_compare_exchange_strong(&ctrlr->loss_since_ns, &since, now))
 		now = since;
-	return now + (uint64_t)ctrlr->opts.ctrl_loss_tmo_s * 1000000000ull;
+	return now + loss_window_ns(ctrlr);
 }
 
 static void ctrlr_lost(struct nvfab_ctrlr *ctrlr, int err, uint64_t now)
 {
 	const struct nvfab_ctrlr_opts *o = &ctrlr->opts;
+	struct nvfab_trid lost, next;
+	bool failover;
 
 	if (ctrlr->admin.fd >= 0)
 		host_qpair_close(&ctrlr->admin, err, false);
 	host_qpair_fail_all(&ctrlr->admin, err);
 	ctrlr->admin.state = HOST_QP_FAILED;
-	if (o->ctrl_loss_tmo_s == 0) {
+	host_path_current(ctrlr, &lost);
+	if (o->ctrl_loss_tmo_s == 0 && host_path_count(ctrlr) == 1) {
 		host_ctrlr_set_error(ctrlr, "connection to %s:%s lost (%s); ctrl_loss_tmo 0: giving up",
-				     ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-err));
+				     lost.traddr, lost.trsvcid, strerror(-err));
 		atomic_store(&ctrlr->state, HOST_CTRLR_FAILED);
 		log_error("%s: %s", ctrlr->trid.subnqn, ctrlr->last_error);
 		return;
 	}
-	host_ctrlr_set_error(ctrlr, "connection to %s:%s lost (%s); reconnecting every %d s",
-			     ctrlr->trid.traddr, ctrlr->trid.trsvcid, strerror(-err),
-			     o->reconnect_delay_s);
-	log_warn("%s: %s", ctrlr->trid.subnqn, ctrlr->last_error);
 	ctrlr->loss_deadline_ns = host_ctrlr_loss_deadline(ctrlr, now);
-	ctrlr->reconnect_at_ns = now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) *
-					       1000000000ull;
+	/* Another path: try it at once (the lost one is tried again after the others). */
+	failover = host_path_next(ctrlr);
+	host_path_current(ctrlr, &next);
+	if (failover)
+		host_ctrlr_set_error(ctrlr, "connection to %s:%s lost (%s); failing over to %s:%s",
+				     lost.traddr, lost.trsvcid, strerror(-err), next.traddr,
+				     next.trsvcid);
+	else
+		host_ctrlr_set_error(ctrlr, "connection to %s:%s lost (%s); reconnecting every %d s",
+				     lost.traddr, lost.trsvcid, strerror(-err), o->reconnect_delay_s);
+	log_warn("%s: %s", ctrlr->trid.subnqn, ctrlr->last_error);
+	ctrlr->reconnect_at_ns = failover ? now :
+		now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) * 1000000000ull;
 	atomic_store(&ctrlr->state, HOST_CTRLR_RECONNECTING);
 }
 
 int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
 {
 	struct nvfab_error err = {0};
+	struct nvfab_trid t;
 	int rc = ctrlr_bring_up(ctrlr, ctrlr->loss_deadline_ns, &err);
 
+	host_path_current(ctrlr, &t);
 	if (rc) {
-		host_ctrlr_set_error(ctrlr, "reconnect to %s:%s failed: %s", ctrlr->trid.traddr,
-				     ctrlr->trid.trsvcid, err.msg);
+		host_ctrlr_set_error(ctrlr, "reconnect to %s:%s failed: %s", t.traddr, t.trsvcid,
+				     err.msg);
 		log_warn("%s: %s", ctrlr->trid.subnqn, ctrlr->last_error);
+		host_path_next(ctrlr); /* the next attempt goes to the next path, if any */
 		return rc;
 	}
-	log_notice("%s: reconnected as cntlid %u", ctrlr->trid.subnqn, atomic_load(&ctrlr->cntlid));
+	log_notice("%s: reconnected to %s:%s as cntlid %u", ctrlr->trid.subnqn, t.traddr,
+		   t.trsvcid, atomic_load(&ctrlr->cntlid));
+	host_ns_events_arm(ctrlr);
 	ctrlr->last_error[0] = '\0';
 	atomic_store(&ctrlr->loss_since_ns, 0); /* I/O queues still down keep their deadline */
 	atomic_store(&ctrlr->state, HOST_CTRLR_LIVE);
@@ -645,9 +593,10 @@ static int process_admin(struct nvfab_ctrlr *ctrlr)
 	now = host_now_ns();
 	if (state == HOST_CTRLR_RECONNECTING) {
 		if (now >= ctrlr->loss_deadline_ns) {
-			host_ctrlr_set_error(ctrlr, "controller %s at %s:%s lost: no reconnect within ctrl_loss_tmo (%d s)",
-					     ctrlr->trid.subnqn, ctrlr->trid.traddr,
-					     ctrlr->trid.trsvcid, ctrlr->opts.ctrl_loss_tmo_s);
+			host_ctrlr_set_error(ctrlr, "controller %s lost: no reconnect on any of its "
+					     "%u path(s) within ctrl_loss_tmo (%d s)",
+					     ctrlr->trid.subnqn, host_path_count(ctrlr),
+					     ctrlr->opts.ctrl_loss_tmo_s);
 			log_error("%s", ctrlr->last_error);
 			atomic_store(&ctrlr->state, HOST_CTRLR_FAILED);
 			return -ENOTCONN;
@@ -686,6 +635,23 @@ static int process_admin(struct nvfab_ctrlr *ctrlr)
 		ctrlr->next_ka_ns = now + (uint64_t)ctrlr->kato_ms * 500000ull;
 	}
 	return 0;
+}
+
+int nvfab_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
+{
+	uint32_t tries;
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	if (atomic_load(&ctrlr->state) == HOST_CTRLR_FAILED) {
+		tries = host_path_count(ctrlr);
+		do {
+			ctrlr->loss_deadline_ns = UINT64_MAX; /* this attempt: connect_timeout_ms */
+			rc = host_ctrlr_reconnect(ctrlr); /* moves to the next path when it fails */
+		} while (rc && --tries);
+	}
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
 }
 
 int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr)
@@ -760,20 +726,4 @@ uint32_t nvfab_ctrlr_max_queue_size(const struct nvfab_ctrlr *ctrlr)
 const char *nvfab_ctrlr_hostnqn(const struct nvfab_ctrlr *ctrlr)
 {
 	return ctrlr->hostnqn;
-}
-
-const struct nvfab_ns *nvfab_ctrlr_next_ns(const struct nvfab_ctrlr *ctrlr,
-					   const struct nvfab_ns *prev)
-{
-	size_t idx = prev ? (size_t)(prev - ctrlr->ns) + 1 : 0;
-
-	return idx < ctrlr->num_ns ? &ctrlr->ns[idx] : NULL;
-}
-
-const struct nvfab_ns *nvfab_ctrlr_get_ns(const struct nvfab_ctrlr *ctrlr, uint32_t nsid)
-{
-	for (uint32_t i = 0; i < ctrlr->num_ns; i++)
-		if (ctrlr->ns[i].nsid == nsid)
-			return &ctrlr->ns[i];
-	return NULL;
 }

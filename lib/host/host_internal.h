@@ -122,7 +122,16 @@ enum host_ctrlr_state {
 };
 
 struct nvfab_ctrlr {
-	struct nvfab_trid trid;
+	struct nvfab_trid trid;        /* as connected first: the subsystem's identity */
+	/*
+	 * Failover: the paths to the subsystem, paths[path] in use. Changed (added, removed, moved
+	 * on) under paths_lock, read under it by whoever connects a queue: reactors connect I/O
+	 * queues while the admin thread moves to another path.
+	 */
+	pthread_mutex_t paths_lock;
+	struct nvfab_trid paths[NVFAB_MAX_PATHS];
+	uint32_t npaths;
+	uint32_t path;
 	struct nvfab_ctrlr_opts opts;
 	char hostnqn[NVFAB_NQN_MAX + 1];
 	bool discovery;
@@ -150,8 +159,18 @@ struct nvfab_ctrlr {
 	uint32_t max_queue_size;
 	uint32_t nr_io_queues;
 	struct nvme_id_ctrl *id;
-	struct nvfab_ns *ns;           /* sorted by nsid */
+	/* The active namespaces, sorted by nsid. A namespace object lives until disconnect (I/O
+	 * may still name one that went away); the array is replaced on refresh, under ns_lock. */
+	pthread_mutex_t ns_lock;
+	struct nvfab_ns **ns;
 	uint32_t num_ns;
+	struct host_ns *ns_all;        /* every namespace object made, for the final free */
+	/* Namespace events (nvfab_ctrlr_enable_ns_events): an Asynchronous Event Request is kept
+	 * outstanding on the admin queue, re-armed after each event and reconnect. */
+	bool ns_events;
+	bool aer_outstanding;
+	nvfab_event_cb event_cb;
+	void *event_arg;
 	pthread_mutex_t qid_lock;      /* control path only: QID allocation */
 	/* Recursive; control path only. The admin queue is shared by nvfab_ctrlr_process_admin(),
 	 * the synchronous admin commands and the sync I/O helpers' keep-alive duty. */
@@ -220,6 +239,24 @@ int host_ctrlr_enable(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
 int host_ctrlr_admin_exec(struct nvfab_ctrlr *ctrlr, const struct nvme_sqe *sqe,
 			  enum host_xfer xfer, void *buf, uint32_t len, struct nvfab_cpl *cpl);
 int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
+/* ---- namespaces (ns.c) ---- */
+/* Identifies the active namespaces and makes them the list (keeping the objects of those still
+ * there). clear_changed: read the Changed Namespace List log first (re-enables its notice).
+ * *changed (may be NULL): whether the set of namespaces changed. */
+int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed,
+		    struct nvfab_error *err);
+void host_ns_free_all(struct nvfab_ctrlr *ctrlr);
+/* After the admin queue came up: configure and arm namespace events if they are enabled. */
+void host_ns_events_arm(struct nvfab_ctrlr *ctrlr);
+int host_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
+		      void *buf, uint32_t len, struct nvfab_cpl *cpl);
+/* ---- paths (paths.c) ---- */
+void host_paths_init(struct nvfab_ctrlr *ctrlr);
+/* A copy of the path in use (connecting reads it while another thread may move on). */
+void host_path_current(struct nvfab_ctrlr *ctrlr, struct nvfab_trid *out);
+/* Moves to the next path; false when there is only one. */
+bool host_path_next(struct nvfab_ctrlr *ctrlr);
+uint32_t host_path_count(struct nvfab_ctrlr *ctrlr);
 /* A queue lost its connection at now: returns when the controller's loss began (now, or an
  * earlier loss that another queue saw first), and the ctrl_loss_tmo deadline from there. */
 uint64_t host_ctrlr_loss_deadline(struct nvfab_ctrlr *ctrlr, uint64_t now);

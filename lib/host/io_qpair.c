@@ -121,6 +121,7 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 	struct nvfab_ctrlr *ctrlr = qp->ctrlr;
 	int delay_s = ctrlr->opts.reconnect_delay_s > 0 ? ctrlr->opts.reconnect_delay_s : 1;
 	struct nvfab_error err;
+	uint32_t gen;
 	int rc;
 
 	if (atomic_load(&ctrlr->state) == HOST_CTRLR_FAILED) {
@@ -139,11 +140,13 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 	}
 	if (now < qp->reconnect_at_ns)
 		return;
-	qp->reconnect_at_ns = now + (uint64_t)delay_s * 1000000000ull;
-	/* The admin queue reconnects the controller; until it is up there is no CNTLID to join. */
+	/* The admin queue reconnects the controller; until it is up there is no CNTLID to join,
+	 * and once it is, this queue follows at once. */
 	if (atomic_load(&ctrlr->state) != HOST_CTRLR_LIVE)
 		return;
+	qp->reconnect_at_ns = now + (uint64_t)delay_s * 1000000000ull;
 	qp->state = HOST_QP_CONNECTING;
+	gen = atomic_load(&ctrlr->generation); /* the controller the CNTLID below belongs to */
 	rc = host_qpair_connect(qp, atomic_load(&ctrlr->cntlid),
 				host_setup_deadline(ctrlr, qp->loss_deadline_ns), &err);
 	if (rc) {
@@ -152,7 +155,7 @@ static void qpair_try_reconnect(struct host_qpair *qp, uint64_t now)
 		log_warn("qid %u: reconnect failed: %s", qp->qid, err.msg);
 		return;
 	}
-	qp->ctrlr_gen = atomic_load(&ctrlr->generation);
+	qp->ctrlr_gen = gen;
 	qp->fast_failed = false;
 	log_notice("qid %u: reconnected; resubmitting %u commands", qp->qid, qp->outstanding);
 	host_qpair_resubmit_held(qp);
@@ -172,29 +175,46 @@ int nvfab_qpair_flush(struct nvfab_qpair *qpair)
 	return qp->deferred_err ? qp->deferred_err : 0;
 }
 
+/* The connection broke (err): if the queue now waits for a reconnect, when it may try. */
+static void qpair_note_lost(struct host_qpair *qp, int err, bool at_once)
+{
+	const struct nvfab_ctrlr_opts *o = &qp->ctrlr->opts;
+	uint64_t now = host_now_ns();
+
+	if (qp->state != HOST_QP_RECONNECTING)
+		return;
+	qp->loss_deadline_ns = host_ctrlr_loss_deadline(qp->ctrlr, now);
+	qp->fast_fail_ns = o->fast_io_fail_tmo_s > 0 ?
+		now + (uint64_t)o->fast_io_fail_tmo_s * 1000000000ull : UINT64_MAX;
+	qp->fast_failed = false;
+	qp->reconnect_at_ns = at_once ? now :
+		now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) * 1000000000ull;
+	log_warn("qid %u: connection lost (%s); holding %u commands for reconnect", qp->qid,
+		 strerror(-err), qp->outstanding);
+}
+
 int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max)
 {
 	struct host_qpair *qp = &qpair->q;
+	struct nvfab_ctrlr *ctrlr = qp->ctrlr;
 	int rc;
 
 	if (qp->state == HOST_QP_LIVE) {
+		/*
+		 * The admin queue found the controller lost, or already reconnected it (maybe on
+		 * another path): this connection belongs to a controller that is gone, even if its
+		 * socket looks fine (a cut link says nothing). Leave it and join the new one.
+		 */
+		if (atomic_load_explicit(&ctrlr->generation, memory_order_relaxed) != qp->ctrlr_gen ||
+		    atomic_load_explicit(&ctrlr->state, memory_order_relaxed) != HOST_CTRLR_LIVE) {
+			host_qpair_lost(qp, -ECONNRESET);
+			qpair_note_lost(qp, -ECONNRESET, true);
+			return 0;
+		}
 		rc = host_qpair_poll(qp, max);
 		if (rc >= 0)
 			return rc;
-		if (qp->state == HOST_QP_RECONNECTING) {
-			const struct nvfab_ctrlr_opts *o = &qp->ctrlr->opts;
-			uint64_t now = host_now_ns();
-
-			qp->loss_deadline_ns = host_ctrlr_loss_deadline(qp->ctrlr, now);
-			qp->fast_fail_ns = o->fast_io_fail_tmo_s > 0 ?
-				now + (uint64_t)o->fast_io_fail_tmo_s * 1000000000ull : UINT64_MAX;
-			qp->fast_failed = false;
-			qp->reconnect_at_ns =
-				now + (uint64_t)(o->reconnect_delay_s > 0 ? o->reconnect_delay_s : 0) *
-					      1000000000ull;
-			log_warn("qid %u: connection lost (%s); holding %u commands for reconnect",
-				 qp->qid, strerror(-rc), qp->outstanding);
-		}
+		qpair_note_lost(qp, rc, false);
 		return (int)qp->reaped;
 	}
 	if (qp->state == HOST_QP_RECONNECTING) {

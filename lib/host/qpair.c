@@ -529,6 +529,13 @@ void host_qpair_close(struct host_qpair *qp, int err, bool hold)
 		/* Only on an idle send queue: after a partly sent PDU it would be noise. */
 		if (err == -EPROTO && qp->rx.state == TCP_RX_ERROR && !tcp_tx_pending(&qp->tx))
 			qp_send_term_req(qp);
+		/*
+		 * Abandoning commands (to resend them elsewhere, or to fail them): reset the
+		 * connection instead of closing it, or the kernel would go on delivering their
+		 * queued bytes when a cut link heals, and an old write could land after a newer one.
+		 */
+		if (qp->outstanding || tcp_tx_pending(&qp->tx))
+			tcp_sock_abort(qp->fd);
 		close(qp->fd);
 		qp->fd = -1;
 	}
@@ -562,7 +569,10 @@ void host_qpair_close(struct host_qpair *qp, int err, bool hold)
 
 void host_qpair_lost(struct host_qpair *qp, int err)
 {
-	if (qp->state == HOST_QP_LIVE && qp->hold_on_error) {
+	/* With a path to fail over to, an I/O queue waits for it even with ctrl_loss_tmo 0. */
+	bool hold = qp->hold_on_error || (qp->qid && host_path_count(qp->ctrlr) > 1);
+
+	if (qp->state == HOST_QP_LIVE && hold) {
 		host_qpair_close(qp, err, true);
 		qp->state = HOST_QP_RECONNECTING;
 	} else if (qp->state == HOST_QP_LIVE) {
@@ -588,6 +598,9 @@ static void qp_check_timeouts(struct host_qpair *qp, uint64_t now)
 	list_for_each_safe(pos, tmp, &qp->active_list) {
 		struct host_req *req = list_entry(pos, struct host_req, link);
 
+		/* An Asynchronous Event Request is answered only when something happens. */
+		if (qp->qid == 0 && req->sqe.opc == nvme_admin_async_event)
+			continue;
 		if (now - req->submit_ns > (uint64_t)tmo * 1000000ull) {
 			log_error("qid %u: command cid %u (opcode 0x%02x) timed out after %d ms; resetting the connection",
 				  qp->qid, req->cid, req->sqe.opc, tmo);
@@ -757,12 +770,13 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, uint64_t deadline
 		       struct nvfab_error *err)
 {
 	struct nvfab_ctrlr *ctrlr = qp->ctrlr;
-	const struct nvfab_trid *t = &ctrlr->trid;
+	struct nvfab_trid path, *t = &path;
 	struct nvmf_connect_data data;
 	struct nvfab_cpl cpl;
 	struct nvme_sqe sqe;
 	int fd, rc;
 
+	host_path_current(ctrlr, &path);
 	fd = tcp_sock_connect(t->traddr, t->trsvcid,
 			      t->adrfam == NVFAB_ADRFAM_IPV6 ? AF_INET6 : AF_INET,
 			      host_ms_until(deadline_ns));

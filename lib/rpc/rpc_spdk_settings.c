@@ -24,7 +24,6 @@
 #define BDEV_POOLS "SPDK's bdev_io pools and caches; nvfab requests are preallocated per queue pair"
 #define RAID "SPDK's RAID module; nvfab has no RAID bdev"
 #define ISCSI "SPDK's iSCSI initiator bdev; nvfab has none"
-#define BDEV_NVME "defaults of SPDK's NVMe bdev module; nvfab takes these per controller"
 #define SCHED "SPDK's reactor scheduler; nvfab reactors stay on the cores of -m"
 #define PASSTHRU "admin command passthrough to a local NVMe device is not supported"
 #define DHCHAP "DH-HMAC-CHAP is not supported yet: this list restricts nothing"
@@ -78,41 +77,6 @@ static const struct rpc_param bdev_raid_set_options[] = {
 
 static const struct rpc_param bdev_iscsi_set_options[] = {
 	RPC_COMPAT_KNOB("timeout_sec", INT, ISCSI),
-};
-
-static const struct rpc_param bdev_nvme_set_options[] = {
-	RPC_COMPAT_KNOB("action_on_timeout", STR, BDEV_NVME),
-	RPC_COMPAT_KNOB("timeout_us", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("timeout_admin_us", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("keep_alive_timeout_ms", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("arbitration_burst", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("low_priority_weight", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("medium_priority_weight", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("high_priority_weight", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("nvme_adminq_poll_period_us", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("nvme_ioq_poll_period_us", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("io_queue_requests", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("delay_cmd_submit", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("transport_retry_count", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("bdev_retry_count", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("transport_ack_timeout", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("ctrlr_loss_timeout_sec", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("reconnect_delay_sec", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("fast_io_fail_timeout_sec", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("disable_auto_failback", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("generate_uuids", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("transport_tos", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("nvme_error_stat", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("rdma_srq_size", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("io_path_stat", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("allow_accel_sequence", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("rdma_max_cq_size", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("rdma_cm_event_timeout_ms", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("dhchap_digests", ARR, BDEV_NVME),
-	RPC_COMPAT_KNOB("dhchap_dhgroups", ARR, BDEV_NVME),
-	RPC_COMPAT_KNOB("rdma_umr_per_io", BOOL, BDEV_NVME),
-	RPC_COMPAT_KNOB("tcp_connect_timeout_ms", INT, BDEV_NVME),
-	RPC_COMPAT_KNOB("enable_flush", BOOL, BDEV_NVME),
 };
 
 static const struct rpc_param bdev_nvme_set_hotplug[] = {
@@ -179,7 +143,6 @@ static const struct rpc_spdk_setting rpc_spdk_settings[] = {
 	SETTING(bdev_set_options),
 	SETTING(bdev_raid_set_options),
 	SETTING(bdev_iscsi_set_options),
-	SETTING(bdev_nvme_set_options),
 	SETTING(bdev_nvme_set_hotplug),
 	{"bdev_wait_for_examine", NULL, 0, NULL},
 	SETTING(framework_set_scheduler),

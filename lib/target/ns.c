@@ -80,6 +80,8 @@ int tgt_ns_add(struct tgt_subsystem *s, struct bdev *bdev, uint32_t nsid, const 
 		return -EEXIST;
 	if (ns_bdev_in_use(bdev))
 		return -EBUSY; /* like SPDK: one namespace per bdev (exclusive write claim) */
+	if (bdev->removing)
+		return -ENODEV;
 	ns = calloc(1, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
@@ -124,8 +126,8 @@ static void ns_retire_done(void *arg)
 
 	if (atomic_fetch_sub(&rt->pending, 1) != 1)
 		return;
-	ns->bdev->claims--;
 	log_info("namespace %u retired", ns->nsid);
+	bdev_release(ns->bdev);
 	free(ns);
 	free(rt);
 }
@@ -199,4 +201,25 @@ int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 	}
 	ns_retire_done(rt);
 	return 0;
+}
+
+/* The bdev layer's remove handler: a claimed bdev went away, so do its namespaces (each
+ * subsystem's hosts get a Namespace Attribute Changed notice). */
+void tgt_ns_bdev_removed(struct bdev *bdev)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &g_tgt.subsystems) {
+		struct tgt_subsystem *s = list_entry(pos, struct tgt_subsystem, link);
+
+		for (uint32_t i = 0; i < s->max_namespaces; i++) {
+			struct tgt_ns *ns = tgt_ns_get(s, i + 1);
+
+			if (ns && ns->bdev == bdev) {
+				log_notice("subsystem %s: namespace %u goes with its bdev %s", s->nqn,
+					   i + 1, bdev->name);
+				tgt_ns_remove(s, i + 1);
+			}
+		}
+	}
 }

@@ -24,6 +24,13 @@ int tcp_sock_tune(int fd)
 	return 0;
 }
 
+void tcp_sock_abort(int fd)
+{
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 static int sock_resolve(const char *addr, const char *port, int family, bool passive,
 			struct addrinfo **res)
 {

@@ -155,8 +155,14 @@ def test_save_config_round_trip_and_detach_rules(tmp_path):
     gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
     gw2 = None
     try:
+        # SPDK's module settings: taken before any controller, refused after (-EPERM), saved
+        assert ok(gw.rpc("bdev_nvme_set_options", {"keep_alive_timeout_ms": 4000,
+                                                   "transport_retry_count": 4})) is True
+        r = gw.rpc("bdev_nvme_set_options", {"ctrlr_loss_timeout_sec": 5})
+        assert "reconnect_delay_sec" in r["error"]["message"], r
         ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port, ctrlr_loss_timeout_sec=10,
                                                              reconnect_delay_sec=1)))
+        assert gw.rpc("bdev_nvme_set_options", {"keep_alive_timeout_ms": 2000})["error"]["code"] == -1
         port = harness.free_port()
         export(gw, ["Remote0n1"], port)
         admin, io, _ = n.connect_io(port, GW_NQN)
@@ -168,9 +174,9 @@ def test_save_config_round_trip_and_detach_rules(tmp_path):
         assert r["error"]["code"] == -16, r
         r = gw.rpc("bdev_nvme_detach_controller", {"name": "Nope"})
         assert r["error"]["code"] == -19, r
-        # a second controller of the same name is refused, with the reason
+        # the same name and path again is refused as SPDK refuses it
         r = gw.rpc("bdev_nvme_attach_controller", attach_json(be.port))
-        assert "error" in r and "already attached" in r["error"]["message"], r
+        assert r["error"]["code"] == -114 and "specified network path" in r["error"]["message"], r
         cfg = ok(gw.rpc("save_config"))
         bdev_calls = [s for s in cfg["subsystems"] if s["subsystem"] == "bdev"][0]["config"]
         attach = [c for c in bdev_calls if c["method"] == "bdev_nvme_attach_controller"]
@@ -180,6 +186,8 @@ def test_save_config_round_trip_and_detach_rules(tmp_path):
             ("Remote0", "127.0.0.1", str(be.port), BACKEND_NQN)
         assert p["ctrlr_loss_timeout_sec"] == 10 and p["reconnect_delay_sec"] == 1
         assert not any(c["method"] == "bdev_malloc_create" for c in bdev_calls)
+        opts = [c["params"] for c in bdev_calls if c["method"] == "bdev_nvme_set_options"]
+        assert len(opts) == 1 and opts[0]["keep_alive_timeout_ms"] == 4000, opts
         # the saved config loads back: same namespace, same data (it lives on the backend)
         ok(gw.rpc("nvmf_delete_subsystem", {"nqn": GW_NQN}))
         # The subsystem lets go of its namespaces once the reactors dropped their channels,
@@ -205,7 +213,7 @@ def test_save_config_round_trip_and_detach_rules(tmp_path):
     ({"trtype": "rdma"}, "TCP only"),
     ({"subnqn": ""}, "subnqn"),
     ({"adrfam": "fc"}, "adrfam"),
-    ({"multipath": "multipath"}, "multipath"),
+    ({"multipath": "active"}, "multipath"),
     ({"ctrlr_loss_timeout_sec": 5}, "reconnect_delay_sec"),
     ({"prchk_guard": True}, "prchk_guard"),
     ({"bogus": 1}, "bogus"),
@@ -367,7 +375,8 @@ def test_backend_gone_for_good_fails_io_with_a_path_error(tmp_path):
         be.stop()
 
 
-def ns_config(nqn, addr, bdev_calls, ns_bdevs):
+def ns_config(nqn, addrs, bdev_calls, ns_bdevs):
+    addrs = [addrs] if isinstance(addrs, str) else addrs
     return {"subsystems": [
         {"subsystem": "bdev", "config": bdev_calls},
         {"subsystem": "nvmf", "config": [
@@ -376,22 +385,51 @@ def ns_config(nqn, addr, bdev_calls, ns_bdevs):
             [{"method": "nvmf_subsystem_add_ns", "params": {"nqn": nqn, "namespace": {"bdev_name": b}}}
              for b in ns_bdevs] +
             [{"method": "nvmf_subsystem_add_listener", "params": {"nqn": nqn, "listen_address": {
-                "trtype": "TCP", "adrfam": "IPv4", "traddr": addr, "trsvcid": "4420"}}}]}]}
+                "trtype": "TCP", "adrfam": "IPv4", "traddr": addr, "trsvcid": "4420"}}}
+             for addr in addrs]}]}
 
 
-def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path):
-    """host, gateway and storage in network namespaces of their own (scripts/netns-topology.sh):
-    the gateway-storage link goes down for 3 s during a verified randrw run through the gateway
-    (ctrlr_loss_timeout_sec 10): the run finishes with no I/O error and no mismatch."""
+# SPDK's module setting for the keep-alive timeout (10 s by default): how soon a silent link
+# is noticed.
+FAST_KEEP_ALIVE = {"method": "bdev_nvme_set_options", "params": {"keep_alive_timeout_ms": 2000}}
+TOPO = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "netns-topology.sh")
+
+
+@pytest.fixture
+def topology():
+    """host, gateway and storage in network namespaces of their own (scripts/netns-topology.sh),
+    two links between gateway and storage; yields the prefix, removes them afterwards."""
     import shutil
-    import time
     if os.geteuid() != 0 or not shutil.which("ip"):
         pytest.skip("needs root and iproute2 for network namespaces")
-    topo = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "netns-topology.sh")
     prefix = f"nvg{os.getpid() % 100000}"
-    r = subprocess.run([topo, "up", prefix], capture_output=True, text=True)
+    r = subprocess.run([TOPO, "up", prefix], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot create network namespaces here: {r.stderr.strip()[-300:]}")
+    try:
+        yield prefix
+    finally:
+        subprocess.run([TOPO, "down", prefix], check=False)
+
+
+def host_perf(prefix, *args):
+    """nvfab perf in the host namespace against the gateway's subsystem (a Popen)."""
+    trid = f"trtype:TCP adrfam:IPv4 traddr:10.201.1.2 trsvcid:4420 subnqn:{GW_NQN}"
+    return subprocess.Popen(["ip", "netns", "exec", f"{prefix}-host"] + CLI +
+                            ["perf", "-r", trid] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def max_latency_us(perf_out):
+    total = [line for line in perf_out.splitlines() if line.startswith("Total")][0]
+    return float(total.split(":", 1)[1].split()[4])
+
+
+def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path, topology):
+    """The gateway-storage link goes down for 3 s during a verified randrw run through the
+    gateway (ctrlr_loss_timeout_sec 10): the run finishes with no I/O error and no mismatch."""
+    import time
+    prefix = topology
     st = gw = p = None
     try:
         st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
@@ -402,19 +440,14 @@ def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path):
                                  traddr="10.201.2.2")}
         gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [attach], ["Remote0n1"]),
                             tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
-        trid = f"trtype:TCP adrfam:IPv4 traddr:10.201.1.2 trsvcid:4420 subnqn:{GW_NQN}"
-        p = subprocess.Popen(["ip", "netns", "exec", f"{prefix}-host"] + CLI +
-                             ["perf", "-r", trid, "-q", "8", "-o", "4096", "-w", "randrw", "--verify",
-                              "-t", "10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
         time.sleep(3)
-        subprocess.run([topo, "cut", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
         time.sleep(3)
-        subprocess.run([topo, "heal", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "heal", prefix, "storage"], check=True)
         out, _ = p.communicate(timeout=60)
         assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
-        total = [line for line in out.splitlines() if line.startswith("Total")][0]
-        max_us = float(total.split(":", 1)[1].split()[4])
-        assert max_us > 2.5e6, f"the cut did not stall I/O (max latency {max_us} us)"
+        assert max_latency_us(out) > 2.5e6, "the cut did not stall I/O"
         assert gw.alive() and st.alive()
     finally:
         if p and p.poll() is None:
@@ -423,7 +456,150 @@ def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path):
         for t in (gw, st):
             if t:
                 assert t.stop() == 0, t.read_log()[-3000:]
-        subprocess.run([topo, "down", prefix], check=False)
+
+
+def test_failover_when_the_active_path_is_cut(tmp_path, topology):
+    """Two paths to the storage subsystem (its listeners on two links), added as SPDK adds a
+    failover path (a second attach call with the same name). The active path's link is cut
+    for good during a verified randrw run: the gateway moves to the other path, resends what
+    was in flight there, and the run finishes with no I/O error and no mismatch."""
+    import time
+    prefix = topology
+    st = gw = p = None
+    try:
+        st = harness.Target(ns_config(BACKEND_NQN, ["10.201.2.2", "10.201.3.2"],
+                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
+                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
+        first = dict(attach_json(4420, ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1,
+                                 multipath="failover"), traddr="10.201.2.2")
+        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2",
+                                      [FAST_KEEP_ALIVE,
+                                       {"method": "bdev_nvme_attach_controller", "params": first}],
+                                      ["Remote0n1"]),
+                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
+        second = dict(first, traddr="10.201.3.2")
+        assert ok(gw.rpc("bdev_nvme_attach_controller", second)) == []
+        r = gw.rpc("bdev_nvme_attach_controller", second)
+        assert r["error"]["code"] == -114 and "network path" in r["error"]["message"], r
+        r = gw.rpc("bdev_nvme_attach_controller", dict(second, multipath="disable"))
+        assert "multipath is disabled" in r["error"]["message"], r
+        c = ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]
+        assert c["trid"]["traddr"] == "10.201.2.2", c
+        assert [t["traddr"] for t in c["alternate_trids"]] == ["10.201.3.2"], c
+        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
+        time.sleep(3)
+        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
+        out, _ = p.communicate(timeout=90)
+        assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, \
+            out[-3000:] + gw.read_log()[-3000:]
+        c = ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]
+        assert c["state"] == "enabled" and c["trid"]["traddr"] == "10.201.3.2", c
+        assert "failing over to 10.201.3.2" in gw.read_log()
+        # save_config repeats the attach call for the second path
+        calls = [m for s in ok(gw.rpc("save_config"))["subsystems"] if s["subsystem"] == "bdev"
+                 for m in s["config"] if m["method"] == "bdev_nvme_attach_controller"]
+        assert sorted(m["params"]["traddr"] for m in calls) == ["10.201.2.2", "10.201.3.2"], calls
+        assert gw.alive() and st.alive()
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate()
+        for t in (gw, st):
+            if t:
+                assert t.stop() == 0, t.read_log()[-3000:]
+
+
+def test_link_cut_longer_than_the_loss_timeout_then_recovery(tmp_path, topology):
+    """The only path's link is cut for longer than ctrlr_loss_timeout_sec (3 s): the host's I/O
+    fails with errors after that (no hang: the run ends on time), and when the link returns
+    the gateway connects again by itself and a verified run through it is clean."""
+    import time
+    prefix = topology
+    st = gw = p = None
+    try:
+        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
+                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
+                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
+        attach = {"method": "bdev_nvme_attach_controller",
+                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=3, reconnect_delay_sec=1),
+                                 traddr="10.201.2.2")}
+        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [FAST_KEEP_ALIVE, attach], ["Remote0n1"]),
+                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
+        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "-t", "10")
+        time.sleep(2)
+        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
+        t0 = time.monotonic()
+        assert harness.wait_for(
+            lambda: ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "failed", 30)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode != 0 and "errors: 0 I/O" not in out, out[-3000:]
+        subprocess.run([TOPO, "heal", prefix, "storage"], check=True)
+        print(f"failed {time.monotonic() - t0:.1f} s after the cut")
+        assert harness.wait_for(
+            lambda: ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "enabled", 30)
+        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "3")
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, \
+            out[-3000:] + gw.read_log()[-3000:]
+        assert gw.alive() and st.alive()
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate()
+        for t in (gw, st):
+            if t:
+                assert t.stop() == 0, t.read_log()[-3000:]
+
+
+def test_backend_namespace_changes_follow_through_the_gateway(tmp_path):
+    """The backend's subsystem loses a namespace and gains one at run time: the gateway hears
+    of it (Namespace Attribute Changed), hot-removes the gone namespace's bdev, so that its
+    own subsystem drops the namespace and its host gets a notice of its own; the new namespace
+    becomes a bdev, which can be exported and serves I/O."""
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        assert ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port))) == \
+            ["Remote0n1", "Remote0n2"]
+        port = harness.free_port()
+        export(gw, ["Remote0n1", "Remote0n2"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        admin.s.settimeout(20)
+        assert admin.set_features(0x0B, 1 << 8)[0] == 0  # namespace attribute notices
+        aer_cid = admin.next_cid()
+        admin.send(admin.capsule(admin.sqe(0x0C, aer_cid)))
+        assert io.write(2, 3, b"\x77" * 512, block=512)[0] == 0
+        # the backend drops namespace 2
+        ok(be.rpc("nvmf_subsystem_remove_ns", {"nqn": BACKEND_NQN, "nsid": 2}))
+        st, dw0 = admin.wait_completion(aer_cid)
+        assert st == 0 and dw0 & 7 == 2 and (dw0 >> 16) & 0xFF == 0x04, hex(dw0)
+        st, _, log = admin.admin_read(0x02, 4096, nsid=0xFFFFFFFF, cdw10=0x04 | ((4096 // 4 - 1) << 16))
+        assert st == 0 and struct.unpack_from("<I", log, 0)[0] == 2
+        st, _, lst = admin.identify(2)
+        assert struct.unpack_from("<II", lst, 0) == (1, 0)
+        assert harness.wait_for(lambda: "Remote0n2" not in
+                                [b["name"] for b in ok(gw.rpc("bdev_get_bdevs"))], 20)
+        assert io.read(1, 0, 4096)[0] == 0  # the other namespace carries on
+        # the backend gains a namespace: a new bdev on the gateway, exportable
+        ok(be.rpc("bdev_malloc_create", {"name": "New0", "num_blocks": 2048, "block_size": 4096}))
+        assert ok(be.rpc("nvmf_subsystem_add_ns", {"nqn": BACKEND_NQN,
+                                                   "namespace": {"bdev_name": "New0", "nsid": 7}})) == 7
+        assert harness.wait_for(lambda: "Remote0n7" in
+                                [b["name"] for b in ok(gw.rpc("bdev_get_bdevs"))], 20)
+        aer_cid = admin.next_cid()
+        admin.send(admin.capsule(admin.sqe(0x0C, aer_cid)))
+        assert ok(gw.rpc("nvmf_subsystem_add_ns", {"nqn": GW_NQN,
+                                                   "namespace": {"bdev_name": "Remote0n7"}})) == 2
+        st, dw0 = admin.wait_completion(aer_cid)
+        assert st == 0 and dw0 & 7 == 2, hex(dw0)
+        assert io.write(2, 5, b"\x99" * 4096)[0] == 0
+        assert io.read(2, 5, 4096) == (0, b"\x99" * 4096)
+        admin.close()
+        io.close()
+        assert gw.alive() and be.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
 
 
 def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):

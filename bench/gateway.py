@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """The gateway's hop: host -> gateway -> storage against host -> storage directly.
 
-    bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--gateway-busy]
-                     [--gateway-args "NVFABD OPTIONS"] [--floor]
+    bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--modes event,busy]
+                     [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
 
 A storage nvfabd (one reactor, a 256 MiB RAM namespace, event-driven) and a gateway nvfabd (one
-reactor, event-driven unless --gateway-busy; bdev_nvme_attach_controller to the storage, the
-namespace re-exported) are pinned to core 0; `nvfab perf` (busy-polling) to core 1. Each round
-runs every workload (random reads and writes, 4 KiB and 128 KiB, QD1 and QD32) directly against
-the storage and through the gateway, alternating. Printed: medians of IOPS and mean latency for
-both paths, the hop's cost (latency through the gateway minus directly), and the gateway's and
-the storage's CPU time per I/O (utime+stime of all their threads over the run, divided by the
-I/Os). With --floor, also the raw TCP round trip of a 4 KiB read on the same cores
-(`nvfab-floor`, event-driven server), the part of the hop no implementation avoids.
+reactor; bdev_nvme_attach_controller to the storage, the namespace re-exported) on two cores:
+- mode "event": the gateway event-driven; gateway and storage on core 0, `nvfab perf`
+  (busy-polling) on core 1;
+- mode "busy": the gateway busy-polling alone on core 0 (a SmartNIC core of its own); the
+  storage and `nvfab perf --epoll` share core 1.
+Each round runs, per mode, every workload (random reads and writes, 4 KiB and 128 KiB, QD1 and
+QD32) directly against the storage and through the gateway, alternating. Printed: medians of
+IOPS and mean latency for both paths, the hop's cost (latency through the gateway minus
+directly), and the gateway's and the storage's CPU time per I/O (utime+stime of all their
+threads over the run, divided by the I/Os; busy-polling, that is its core's time per I/O).
+With --floor, also the raw TCP round trip of a 4 KiB read on the same cores (`nvfab-floor`,
+event-driven server), the part of the hop no implementation avoids. --plot DIR writes
+gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there.
 """
 import argparse
 import json
@@ -39,13 +44,13 @@ def listen(nqn, port):
         "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}}
 
 
-def start(build, cfg, work, name, busy, extra=()):
+def start(build, cfg, work, name, busy, cpu, extra=()):
     path = os.path.join(work, name + ".json")
     with open(path, "w") as f:
         json.dump(cfg, f)
     sock = os.path.join(work, name + ".sock")
     log = open(os.path.join(work, name + ".log"), "w")
-    proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "apps", "nvfabd"), "-c", path,
+    proc = subprocess.Popen(["taskset", "-c", str(cpu), os.path.join(build, "apps", "nvfabd"), "-c", path,
                              "-r", sock, "-m", "0x1"] + (["-b"] if busy else []) + list(extra),
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 20
@@ -57,10 +62,11 @@ def start(build, cfg, work, name, busy, extra=()):
     return proc
 
 
-def perf(build, port, nqn, workload, size, qd, secs):
+def perf(build, port, nqn, workload, size, qd, secs, epoll=False):
     out = subprocess.run(["taskset", "-c", "1", os.path.join(build, "apps", "nvfab", "nvfab"), "perf",
                           "-r", f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{nqn}",
-                          "-q", str(qd), "-o", str(size), "-w", workload, "-t", str(secs)],
+                          "-q", str(qd), "-o", str(size), "-w", workload, "-t", str(secs)] +
+                         (["--epoll"] if epoll else []),
                          capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"nvfab perf failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
@@ -86,67 +92,129 @@ def floor_rtt(build, secs):
         srv.wait()
 
 
+def storage_config(port):
+    return {"subsystems": [
+        {"subsystem": "bdev", "config": [{"method": "bdev_malloc_create", "params": {
+            "name": "ram", "num_blocks": 65536, "block_size": 4096}}]},
+        {"subsystem": "nvmf", "config": [
+            {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+            {"method": "nvmf_create_subsystem", "params": {"nqn": STORAGE_NQN, "allow_any_host": True}},
+            {"method": "nvmf_subsystem_add_ns", "params": {"nqn": STORAGE_NQN, "namespace": {"bdev_name": "ram"}}},
+            listen(STORAGE_NQN, port)]}]}
+
+
+def gateway_config(storage_port, port):
+    return {"subsystems": [
+        {"subsystem": "bdev", "config": [{"method": "bdev_nvme_attach_controller", "params": {
+            "name": "Remote0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
+            "trsvcid": str(storage_port), "subnqn": STORAGE_NQN}}]},
+        {"subsystem": "nvmf", "config": [
+            {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
+            {"method": "nvmf_create_subsystem", "params": {"nqn": GW_NQN, "allow_any_host": True}},
+            {"method": "nvmf_subsystem_add_ns", "params": {"nqn": GW_NQN, "namespace": {"bdev_name": "Remote0n1"}}},
+            listen(GW_NQN, port)]}]}
+
+
+def run_mode(args, mode, loads, res):
+    """One round of every workload in one placement (see the module's doc)."""
+    busy = mode == "busy"
+    with tempfile.TemporaryDirectory(prefix="nvfab-bench-gw-") as work:
+        sport, gport = free_port(), free_port()
+        storage = start(args.build, storage_config(sport), work, "storage", False, 1 if busy else 0)
+        gateway = start(args.build, gateway_config(sport, gport), work, "gateway", busy, 0,
+                        args.gateway_args.split())
+        try:
+            for load in loads:
+                for path, port, nqn in (("direct", sport, STORAGE_NQN), ("gateway", gport, GW_NQN)):
+                    s0, g0 = cpu_s(storage.pid), cpu_s(gateway.pid)
+                    iops, lat = perf(args.build, port, nqn, *load, args.secs, epoll=busy)
+                    s1, g1 = cpu_s(storage.pid), cpu_s(gateway.pid)
+                    ios = max(iops * args.secs, 1)
+                    res.setdefault((mode, load, path), []).append(
+                        (iops, lat, (s1 - s0) * 1e6 / ios, (g1 - g0) * 1e6 / ios))
+        finally:
+            for p in (gateway, storage):
+                p.terminate()
+                p.wait(15)
+
+
+def plot(outdir, modes, loads, med, floor):
+    """Hop latency per workload and mode (with the TCP floor), and the gateway's CPU per I/O."""
+    import shutil
+    os.makedirs(outdir, exist_ok=True)
+    dat = os.path.join(outdir, "gateway.dat")
+    with open(dat, "w") as f:
+        f.write("# workload " + " ".join(f"{m}_hop_us {m}_gw_cpu_us" for m in modes) + "\n")
+        for w, s, q in loads:
+            cols = []
+            for m in modes:
+                d, g = med[(m, (w, s, q), "direct")], med[(m, (w, s, q), "gateway")]
+                cols += [f"{g[1] - d[1]:.2f}", f"{g[3]:.2f}"]
+            f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
+    for name, col, ylabel, title in (
+            ("gateway_hop", 0, "latency added by the gateway (us, mean)",
+             "The gateway's hop per workload" + (f" (raw TCP round trip {floor:.1f} us)" if floor else "")),
+            ("gateway_cpu", 1, "gateway CPU time per forwarded I/O (us)",
+             "The gateway's CPU per forwarded I/O (event: its share; busy: its core)")):
+        gp = os.path.join(outdir, name + ".gp")
+        series = ", ".join(f"'{dat}' using {2 + 2 * i + col}:xtic(1) title '{m}'"
+                           for i, m in enumerate(modes))
+        with open(gp, "w") as f:
+            f.write(f"""set terminal pngcairo size 900,480
+set output '{os.path.join(outdir, name + ".png")}'
+set title "{title}"
+set ylabel "{ylabel}"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set xtics rotate by -30
+set logscale y
+set grid ytics
+plot {series}
+""")
+        if shutil.which("gnuplot"):
+            subprocess.run(["gnuplot", gp], check=True)
+        else:
+            print(f"# gnuplot missing: {gp} not drawn")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=3)
-    ap.add_argument("--gateway-busy", action="store_true")
+    ap.add_argument("--modes", default="event", help="event, busy or event,busy")
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
+    ap.add_argument("--plot", metavar="DIR")
     args = ap.parse_args()
+    modes = args.modes.split(",")
+    if any(m not in ("event", "busy") for m in modes):
+        sys.exit("--modes: event, busy or both")
     loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
     res = {}
     floors = []
-    with tempfile.TemporaryDirectory(prefix="nvfab-bench-gw-") as work:
-        sport, gport = free_port(), free_port()
-        storage = start(args.build, {"subsystems": [
-            {"subsystem": "bdev", "config": [{"method": "bdev_malloc_create", "params": {
-                "name": "ram", "num_blocks": 65536, "block_size": 4096}}]},
-            {"subsystem": "nvmf", "config": [
-                {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
-                {"method": "nvmf_create_subsystem", "params": {"nqn": STORAGE_NQN, "allow_any_host": True}},
-                {"method": "nvmf_subsystem_add_ns", "params": {"nqn": STORAGE_NQN, "namespace": {"bdev_name": "ram"}}},
-                listen(STORAGE_NQN, sport)]}]}, work, "storage", False)
-        gateway = start(args.build, {"subsystems": [
-            {"subsystem": "bdev", "config": [{"method": "bdev_nvme_attach_controller", "params": {
-                "name": "Remote0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
-                "trsvcid": str(sport), "subnqn": STORAGE_NQN}}]},
-            {"subsystem": "nvmf", "config": [
-                {"method": "nvmf_create_transport", "params": {"trtype": "TCP"}},
-                {"method": "nvmf_create_subsystem", "params": {"nqn": GW_NQN, "allow_any_host": True}},
-                {"method": "nvmf_subsystem_add_ns", "params": {"nqn": GW_NQN, "namespace": {"bdev_name": "Remote0n1"}}},
-                listen(GW_NQN, gport)]}]}, work, "gateway", args.gateway_busy,
-            args.gateway_args.split())
-        try:
-            for _ in range(args.rounds):
-                if args.floor:
-                    floors.append(floor_rtt(args.build, args.secs))
-                for load in loads:
-                    for path, port, nqn in (("direct", sport, STORAGE_NQN), ("gateway", gport, GW_NQN)):
-                        s0, g0 = cpu_s(storage.pid), cpu_s(gateway.pid)
-                        iops, lat = perf(args.build, port, nqn, *load, args.secs)
-                        s1, g1 = cpu_s(storage.pid), cpu_s(gateway.pid)
-                        ios = max(iops * args.secs, 1)
-                        res.setdefault((load, path), []).append(
-                            (iops, lat, (s1 - s0) * 1e6 / ios, (g1 - g0) * 1e6 / ios))
-        finally:
-            for p in (gateway, storage):
-                p.terminate()
-                p.wait(15)
+    for _ in range(args.rounds):
+        if args.floor:
+            floors.append(floor_rtt(args.build, args.secs))
+        for mode in modes:
+            run_mode(args, mode, loads, res)
     med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
+    floor = statistics.median(floors) if floors else None
     print(f"# {' '.join(sys.argv)}")
-    print(f"# gateway {'busy-poll' if args.gateway_busy else 'event-driven'} {args.gateway_args}; "
-          f"storage event-driven; "
-          f"{args.rounds} rounds of {args.secs} s, medians")
-    if floors:
-        print(f"# raw TCP round trip of a 4 KiB read (nvfab-floor, same cores): {statistics.median(floors):.1f} us")
-    print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
-          f"{'lat us':>7} | {'hop us':>7} {'IOPS x':>6} | {'gw CPU us/IO':>12} {'storage CPU us/IO':>17}")
-    for load in loads:
-        d, g = med[(load, "direct")], med[(load, "gateway")]
-        print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
-              f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+    print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
+    if floor:
+        print(f"# raw TCP round trip of a 4 KiB read (nvfab-floor, event server core 0, busy client core 1): {floor:.1f} us")
+    for mode in modes:
+        print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
+        print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
+              f"{'lat us':>7} | {'hop us':>7} {'IOPS x':>6} | {'gw CPU us/IO':>12} {'storage CPU us/IO':>17}")
+        for load in loads:
+            d, g = med[(mode, load, "direct")], med[(mode, load, "gateway")]
+            print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
+                  f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+    if args.plot:
+        plot(args.plot, modes, loads, med, floor)
 
 
 if __name__ == "__main__":

@@ -204,7 +204,7 @@ int nvfab_ctrlr_identify(struct nvfab_ctrlr *ctrlr, uint8_t cns, uint32_t nsid, 
 }
 
 int host_get_log_page(struct nvfab_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
-			void *buf, uint32_t len, struct nvfab_cpl *cpl)
+		      void *buf, uint32_t len, struct nvfab_cpl *cpl)
 {
 	uint32_t max = ctrlr->max_xfer ? ctrlr->max_xfer : 4096;
 	struct nvfab_cpl local;

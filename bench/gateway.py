@@ -15,8 +15,9 @@ QD32) directly against the storage and through the gateway, alternating. Printed
 IOPS and mean latency for both paths, the hop's cost (latency through the gateway minus
 directly), and the gateway's and the storage's CPU time per I/O (utime+stime of all their
 threads over the run, divided by the I/Os; busy-polling, that is its core's time per I/O).
-With --floor, also the raw TCP round trip of a 4 KiB read on the same cores (`nvfab-floor`,
-event-driven server), the part of the hop no implementation avoids. --plot DIR writes
+With --floor, also the raw TCP round trip of a 4 KiB read's bytes on the same cores
+(`nvfab-floor`, event-driven server), directly and through an event-driven byte relay on core
+0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids. --plot DIR writes
 gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there.
 """
 import argparse
@@ -75,21 +76,31 @@ def perf(build, port, nqn, workload, size, qd, secs, epoll=False):
     return float(f[0]), float(f[2])
 
 
-def floor_rtt(build, secs):
+def floor_rtt(build, secs, relay=False):
+    """Raw TCP round trip of a 4 KiB read's bytes: the client (busy) on core 1, the server
+    (event-driven) on core 0 and, with relay, a byte relay (event-driven) on core 0 too: the
+    floor of a gateway's hop on these cores."""
+    floor = os.path.join(build, "bench", "nvfab-floor")
     port = free_port()
-    srv = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "bench", "nvfab-floor"), "server",
-                            "-p", str(port), "-c", "0"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen(["taskset", "-c", "0", floor, "server", "-p", str(port), "-c", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    if relay:
+        rport = free_port()
+        procs.append(subprocess.Popen(["taskset", "-c", "0", floor, "relay", "-p", str(rport),
+                                       "--to", str(port), "-c", "0"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        port = rport
     try:
         time.sleep(0.3)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
-            subprocess.run(["taskset", "-c", "1", os.path.join(build, "bench", "nvfab-floor"), "pingpong",
-                            "-p", str(port), "-c", "1", "-b", "--io", "read4k-success", "-t", str(secs),
-                            "--json", j.name], check=True, capture_output=True)
+            subprocess.run(["taskset", "-c", "1", floor, "pingpong", "-p", str(port), "-c", "1", "-b",
+                            "--io", "read4k-success", "-t", str(secs), "--json", j.name],
+                           check=True, capture_output=True)
             return json.load(open(j.name))["latency_us"]["avg"]
     finally:
-        srv.terminate()
-        srv.wait()
+        for p in procs:
+            p.terminate()
+            p.wait()
 
 
 def storage_config(port):
@@ -153,7 +164,7 @@ def plot(outdir, modes, loads, med, floor):
             f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
     for name, col, ylabel, title in (
             ("gateway_hop", 0, "latency added by the gateway (us, mean)",
-             "The gateway's hop per workload" + (f" (raw TCP round trip {floor:.1f} us)" if floor else "")),
+             "The gateway's hop per workload" + (f" (a raw TCP relay adds {floor:.1f} us)" if floor else "")),
             ("gateway_cpu", 1, "gateway CPU time per forwarded I/O (us)",
              "The gateway's CPU per forwarded I/O (event: its share; busy: its core)")):
         gp = os.path.join(outdir, name + ".gp")
@@ -193,18 +204,21 @@ def main():
         sys.exit("--modes: event, busy or both")
     loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
     res = {}
-    floors = []
+    floors, relays = [], []
     for _ in range(args.rounds):
         if args.floor:
             floors.append(floor_rtt(args.build, args.secs))
+            relays.append(floor_rtt(args.build, args.secs, relay=True))
         for mode in modes:
             run_mode(args, mode, loads, res)
     med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
-    floor = statistics.median(floors) if floors else None
+    floor = statistics.median(relays) - statistics.median(floors) if floors else None
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
-    if floor:
-        print(f"# raw TCP round trip of a 4 KiB read (nvfab-floor, event server core 0, busy client core 1): {floor:.1f} us")
+    if floors:
+        print(f"# raw TCP round trip of a 4 KiB read's bytes (nvfab-floor; event server core 0, busy "
+              f"client core 1): {statistics.median(floors):.1f} us; through an event-driven byte "
+              f"relay on core 0: {statistics.median(relays):.1f} us; the hop's floor: {floor:.1f} us")
     for mode in modes:
         print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "

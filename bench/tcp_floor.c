@@ -116,6 +116,7 @@ static struct {
 	const char *json;
 	const char *pattern;
 	const char *io_name;
+	const char *to_port;                /* relay: the server's port */
 } g = {
 	.addr = "127.0.0.1", .port = "4499", .core = -1, .seconds = 5.0, .warmup = 2000, .qd = 1,
 	.msg_size = 131072,
@@ -505,6 +506,86 @@ static int server_main(void)
 		tune(fd);
 		serve(fd);
 		close(fd);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* relay: the floor of a hop (a gateway), with nothing but the bytes                           */
+
+static int client_connect(void);
+
+/* Moves what src has to dst; false at src's EOF. */
+static bool relay_move(int src, int dst, char *buf, size_t len)
+{
+	ssize_t n = recv(src, buf, len, MSG_DONTWAIT);
+	struct iovec iov;
+
+	if (n == 0)
+		return false;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return true;
+		return false;
+	}
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)n;
+	return send_all(dst, &iov, 1) == 0;
+}
+
+/* One client at a time, like the server: connects to the server's port and forwards both
+ * ways; an end's EOF is passed on (shutdown) and the other direction goes on until its EOF
+ * too (the server's stats come after the client's EOF). Event-driven (poll) unless -b. */
+static int relay_main(void)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	static char buf[256 << 10];
+	struct addrinfo *res;
+	int lfd, one = 1;
+
+	pin(g.core);
+	if (getaddrinfo(g.addr, g.port, &hints, &res)) {
+		fprintf(stderr, "nvfab-floor: cannot resolve %s:%s\n", g.addr, g.port);
+		return 1;
+	}
+	lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, res->ai_addr, res->ai_addrlen) || listen(lfd, 16))
+		die("bind/listen");
+	freeaddrinfo(res);
+	for (;;) {
+		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), sfd;
+		const char *listen_port = g.port;
+		bool up = true, down = true;    /* client -> server, server -> client still open */
+
+		if (cfd < 0) {
+			if (errno == EINTR)
+				continue;
+			die("accept");
+		}
+		tune(cfd);
+		g.port = g.to_port;
+		sfd = client_connect();
+		g.port = listen_port;
+		while (up || down) {
+			struct pollfd p[2] = {{up ? cfd : -1, POLLIN, 0}, {down ? sfd : -1, POLLIN, 0}};
+
+			if (!g.busy && poll(p, 2, -1) < 0 && errno != EINTR)
+				die("poll");
+			if (up && (g.busy || p[0].revents) && !relay_move(cfd, sfd, buf, sizeof(buf))) {
+				up = false;
+				shutdown(sfd, SHUT_WR);
+			}
+			if (down && (g.busy || p[1].revents) && !relay_move(sfd, cfd, buf, sizeof(buf))) {
+				down = false;
+				shutdown(cfd, SHUT_WR);
+			}
+		}
+		close(sfd);
+		close(cfd);
 	}
 	return 0;
 }
@@ -960,6 +1041,7 @@ static void usage(FILE *out)
 		"                            [-q DEPTH] [-t SECONDS | -n OPS] [-w WARMUP_OPS] [--json FILE]\n"
 		"       nvfab-floor stream   [-a ADDR] [-p PORT] [-c CORE] [-b] [-s BYTES]\n"
 		"                            [--dir read|write] [-t SECONDS] [--json FILE]\n"
+		"       nvfab-floor relay    [-a ADDR] [-p PORT] --to PORT [-c CORE] [-b]\n"
 		"\n"
 		"The raw TCP floor under NVMe/TCP: the same bytes over the same loopback path, nothing\n"
 		"else. Start a server (pinned to the target's core), then run a client.\n"
@@ -980,7 +1062,9 @@ static void usage(FILE *out)
 		"      --pattern P      round trips OUT:BACK[,OUT:BACK...], OUT/BACK like 24+4096+24\n"
 		"  -s, --size BYTES     stream message size (default 131072)\n"
 		"      --dir read|write stream direction: read = server to client (default)\n"
-		"      --json FILE      results as JSON (default stdout)\n");
+		"      --json FILE      results as JSON (default stdout)\n"
+		"      --to PORT        relay: forward every byte to the server on this port and\n"
+		"                       back (the floor of a gateway's hop: run clients against it)\n");
 }
 
 int main(int argc, char **argv)
@@ -1000,6 +1084,7 @@ int main(int argc, char **argv)
 		{"pattern", required_argument, NULL, 'P'},
 		{"dir", required_argument, NULL, 'D'},
 		{"json", required_argument, NULL, 'J'},
+		{"to", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1043,6 +1128,7 @@ int main(int argc, char **argv)
 			g.dir_write = strcmp(optarg, "write") == 0;
 			break;
 		case 'J': g.json = optarg; break;
+		case 'T': g.to_port = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1067,6 +1153,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "stream") == 0)
 		return stream_main();
+	if (strcmp(cmd, "relay") == 0) {
+		if (!g.to_port) {
+			fprintf(stderr, "nvfab-floor: relay needs --to PORT\n");
+			return 2;
+		}
+		return relay_main();
+	}
 	usage(stderr);
 	return 2;
 }

@@ -103,14 +103,26 @@ int bdev_delete(const char *name)
 {
 	struct bdev *bdev = bdev_lookup(name);
 
-	if (!bdev)
-		return -ENODEV;
-	if (bdev->claims > 0) {
-		log_warn("bdev %s: not deleted, claimed by %d namespace(s)", bdev->name, bdev->claims);
+	return bdev ? bdev_remove(bdev) : -ENODEV;
+}
+
+int bdev_remove(struct bdev *bdev)
+{
+	if (bdev->removing)
+		return 0; /* on its way already */
+	if (bdev->claims > bdev->retiring) {
+		log_warn("bdev %s: not deleted, claimed by %d namespace(s)", bdev->name,
+			 bdev->claims - bdev->retiring);
 		return -EBUSY;
 	}
-	log_info("bdev %s: deleting", bdev->name);
 	bdev_unregister(bdev);
+	if (bdev->claims > 0) {
+		bdev->removing = true;
+		log_info("bdev %s: deleted; destroyed once its %d removed namespace(s) let go",
+			 bdev->name, bdev->claims);
+		return 0;
+	}
+	log_info("bdev %s: deleting", bdev->name);
 	bdev->ops->destroy(bdev);
 	return 0;
 }
@@ -126,19 +138,21 @@ void bdev_hot_remove(struct bdev *bdev)
 {
 	if (bdev->removing)
 		return;
-	bdev->removing = true;
-	log_notice("bdev %s: hot-removed%s", bdev->name,
-		   bdev->claims ? "; deleted once its namespaces are gone" : "");
-	if (bdev->claims && g_remove_handler)
-		g_remove_handler(bdev);
-	if (bdev->claims == 0)
-		bdev_delete(bdev->name);
+	log_notice("bdev %s: hot-removed", bdev->name);
+	if (bdev->claims > bdev->retiring && g_remove_handler)
+		g_remove_handler(bdev); /* its namespaces go: their claims become retiring */
+	if (bdev_remove(bdev))
+		log_error("bdev %s: still claimed after its hot removal", bdev->name);
 }
 
 void bdev_release(struct bdev *bdev)
 {
-	if (--bdev->claims == 0 && bdev->removing)
-		bdev_delete(bdev->name);
+	bdev->claims--;
+	bdev->retiring--;
+	if (bdev->claims == 0 && bdev->removing) {
+		log_info("bdev %s: destroyed", bdev->name);
+		bdev->ops->destroy(bdev);
+	}
 }
 
 void bdev_destroy_all(void)

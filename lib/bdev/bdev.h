@@ -108,7 +108,8 @@ struct bdev {
 	const struct bdev_ops *ops;
 	void *ctx;              /* backend state */
 	int claims;             /* namespaces using it; a claimed bdev is not deleted silently */
-	bool removing;          /* hot-removed: deleted when the last claim goes */
+	int retiring;           /* of those, namespaces already removed, letting go of it */
+	bool removing;          /* deleted: off the registry, destroyed when the last claim goes */
 	struct list_node link;  /* registry */
 };
 
@@ -124,8 +125,15 @@ struct bdev *bdev_lookup(const char *name);   /* by name or by UUID text */
 /* Iteration in creation order; returns NULL at the end. */
 struct bdev *bdev_first(void);
 struct bdev *bdev_next(struct bdev *bdev);
-/* Unregisters and destroys. -EBUSY if claimed. */
+/*
+ * Unregisters and destroys. -EBUSY while a namespace claims it; when the only claims left are
+ * namespaces already removed (retiring: their reactors are letting go), the name is free at
+ * once and the bdev is destroyed when the last of them goes (as SPDK's scripts expect after
+ * nvmf_subsystem_remove_ns or nvmf_delete_subsystem).
+ */
 int bdev_delete(const char *name);
+/* The same for a bdev in hand (the name may already belong to another one). */
+int bdev_remove(struct bdev *bdev);
 /* Destroys every bdev (shutdown): flushes file bdevs. */
 void bdev_destroy_all(void);
 /*
@@ -136,7 +144,8 @@ void bdev_destroy_all(void);
 void bdev_hot_remove(struct bdev *bdev);
 /* Who claims bdevs (the target) learns of hot removals here. */
 void bdev_set_remove_handler(void (*fn)(struct bdev *bdev));
-/* A claim is taken by incrementing claims; this drops one (completing a hot removal). */
+/* A claim is taken by incrementing claims; a retiring one (retiring incremented too) is dropped
+ * with this, which completes a deletion. */
 void bdev_release(struct bdev *bdev);
 
 /* Generates a random UUID, or parses the text form if uuid_text != NULL. */

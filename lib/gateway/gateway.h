@@ -73,6 +73,7 @@ struct gw_ctrlr {
 	uint32_t nextra;
 	pthread_t admin_thread;
 	bool admin_running;
+	bool detaching;         /* detached: freed when its last bdev is destroyed */
 	atomic_bool stop;       /* tells the admin thread to end */
 	/* Lost for good (ctrlr_loss_timeout_sec passed); the admin thread retries. Reactors' lost
 	 * queues come back once this is false again. */

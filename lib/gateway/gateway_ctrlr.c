@@ -23,6 +23,7 @@ static struct evloop_timer g_ns_timer;
 static void gw_ns_sync_all(void *arg);
 
 static void gw_ns_destroy(struct bdev *bdev);
+static void gw_ctrlr_free(struct gw_ctrlr *c);
 
 static const struct bdev_ops gw_ns_ops = {
 	.product_name = "NVMe disk",
@@ -118,7 +119,8 @@ static void *gw_admin_thread(void *arg)
 	return NULL;
 }
 
-/* The bdev's destroy: with its controller (gw_detach), or after a hot removal. */
+/* The bdev's destroy: with its controller (gw_detach), or after a hot removal; the last one
+ * of a detached controller takes the controller with it. */
 static void gw_ns_destroy(struct bdev *bdev)
 {
 	struct gw_ns *ns = bdev->ctx;
@@ -131,6 +133,8 @@ static void gw_ns_destroy(struct bdev *bdev)
 			break;
 		}
 	free(ns);
+	if (c->detaching && c->nns == 0)
+		gw_ctrlr_free(c);
 }
 
 /* A stable identity for the exported namespace: the backend's NGUID when it has one (as SPDK's
@@ -234,20 +238,36 @@ static void gw_ns_sync_all(void *arg)
 			gw_ns_sync(c);
 }
 
+/* Once no bdev of it is left (no channel, no I/O): the admin thread, the connection. */
 static void gw_ctrlr_free(struct gw_ctrlr *c)
 {
 	if (c->admin_running) {
 		atomic_store(&c->stop, true);
 		pthread_join(c->admin_thread, NULL);
 	}
-	/* Unclaimed (checked by the caller); each destroy takes its entry out of c->ns. */
-	while (c->nns && bdev_delete(c->ns[0]->bdev.name) == 0)
-		;
-	c->nns = 0;
 	if (c->ctrlr)
 		nvfab_ctrlr_disconnect(c->ctrlr);
 	pthread_mutex_destroy(&c->queues_lock);
 	free(c);
+}
+
+/*
+ * Deletes the controller's bdevs (each is destroyed now, or when the namespaces that are
+ * letting go of it have retired) and frees the controller when the last one is gone.
+ */
+static void gw_ctrlr_release(struct gw_ctrlr *c)
+{
+	struct gw_ns *ns[GW_MAX_NS];
+	uint32_t n = c->nns;
+
+	memcpy(ns, c->ns, n * sizeof(ns[0])); /* destroys shrink c->ns */
+	c->detaching = true;
+	if (n == 0) {
+		gw_ctrlr_free(c);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		bdev_remove(&ns[i]->bdev); /* the last destroy frees c */
 }
 
 int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err, size_t errlen)
@@ -280,7 +300,7 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	if (nvfab_ctrlr_is_discovery(c->ctrlr)) {
 		snprintf(err, errlen, "%s is a discovery controller: give the subsystem's NQN",
 			 p->trid.subnqn[0] ? p->trid.subnqn : "the target");
-		gw_ctrlr_free(c);
+		gw_ctrlr_release(c);
 		return -EINVAL;
 	}
 	for (ns = nvfab_ctrlr_next_ns(c->ctrlr, NULL); ns; ns = nvfab_ctrlr_next_ns(c->ctrlr, ns)) {
@@ -291,7 +311,7 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 		}
 		rc = gw_ns_register(c, ns, err, errlen);
 		if (rc) {
-			gw_ctrlr_free(c);
+			gw_ctrlr_release(c);
 			return rc;
 		}
 	}
@@ -303,7 +323,7 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	c->admin_running = rc == 0;
 	if (rc) {
 		snprintf(err, errlen, "cannot start the admin thread: %s", strerror(rc));
-		gw_ctrlr_free(c);
+		gw_ctrlr_release(c);
 		return -rc;
 	}
 	list_add_tail(&g_ctrlrs, &c->link);
@@ -376,12 +396,13 @@ int gw_detach(const char *name, const struct nvfab_trid *path)
 		return gw_remove_path(c, path);
 	if (path && !gw_same_path(&c->params.trid, path))
 		return -ENOENT;
+	/* Namespaces already removed from their subsystems may still be letting go. */
 	for (uint32_t i = 0; i < c->nns; i++)
-		if (c->ns[i]->bdev.claims > 0)
+		if (c->ns[i]->bdev.claims > c->ns[i]->bdev.retiring)
 			return -EBUSY;
 	list_del(&c->link);
 	log_notice("gateway %s: detaching", name);
-	gw_ctrlr_free(c);
+	gw_ctrlr_release(c);
 	return 0;
 }
 
@@ -392,6 +413,6 @@ void gw_fini(void)
 		struct gw_ctrlr *c = list_entry(g_ctrlrs.next, struct gw_ctrlr, link);
 
 		list_del(&c->link);
-		gw_ctrlr_free(c);
+		gw_ctrlr_release(c);
 	}
 }

@@ -180,6 +180,7 @@ int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 		return -ENOMEM;
 	atomic_store_explicit(&s->ns[nsid - 1], NULL, memory_order_release);
 	s->ns_count--;
+	ns->bdev->retiring++; /* the bdev may be deleted now: it goes when this retires */
 	list_for_each_safe(pos, tmp, &s->ctrlrs)
 		tgt_ctrlr_notice_ns_changed(list_entry(pos, struct tgt_ctrlr, link), nsid);
 	log_notice("subsystem %s: namespace %u removed", s->nqn, nsid);

@@ -132,6 +132,31 @@ class Target:
         with open(self.log_path) as f:
             return f.read()
 
+    def rpc_pipelined(self, calls, timeout=10):
+        """Sends [(method, params), ...] in one write, as a client that does not wait between
+        calls; returns the replies in order."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.sock)
+        s.sendall(b"".join(json.dumps({"jsonrpc": "2.0", "method": m, "params": p, "id": i}).encode()
+                           for i, (m, p) in enumerate(calls, 1)))
+        buf, replies, dec = "", [], json.JSONDecoder()
+        while len(replies) < len(calls):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("RPC socket closed")
+            buf += chunk.decode()
+            while True:
+                buf = buf.lstrip()
+                try:
+                    obj, end = dec.raw_decode(buf)
+                except ValueError:
+                    break
+                replies.append(obj)
+                buf = buf[end:]
+        s.close()
+        return sorted(replies, key=lambda r: r["id"])
+
     def rpc(self, method, params=None, timeout=10):
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(timeout)

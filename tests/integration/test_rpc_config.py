@@ -65,6 +65,26 @@ def test_runtime_namespace_changes_raise_aen(target):
     io.close()
 
 
+def test_bdev_delete_right_after_its_namespace_went(target):
+    """SPDK's scripts remove a namespace (or delete the subsystem) and delete its bdev in the
+    next call, then may create one of the same name: the bdev's name is free at once, while
+    the namespace's reactors are still letting go of it."""
+    admin, io, _ = n.connect_io(target.port, harness.SUBNQN)
+    for i in range(20):
+        assert target.rpc("bdev_malloc_create", {"name": "Quick", "num_blocks": 256, "block_size": 512})["result"] == "Quick"
+        assert target.rpc("nvmf_subsystem_add_ns", {"nqn": harness.SUBNQN, "namespace": {"bdev_name": "Quick", "nsid": 9}})["result"] == 9
+        assert io.write(9, i, bytes([i]) * 512, block=512)[0] == 0
+        # both calls in one write: the delete is handled before the reactors answered
+        r = target.rpc_pipelined([("nvmf_subsystem_remove_ns", {"nqn": harness.SUBNQN, "nsid": 9}),
+                                  ("bdev_malloc_delete", {"name": "Quick"})])
+        assert [x.get("result") for x in r] == [True, True], r
+    # a bdev that a live namespace uses is still refused
+    r = target.rpc("bdev_malloc_delete", {"name": "Malloc0"})
+    assert r["error"]["code"] == -16, r
+    admin.close()
+    io.close()
+
+
 def test_save_config_round_trip(target, tmp_path):
     target.rpc("bdev_null_create", {"name": "Null9", "num_blocks": 2048, "block_size": 4096})
     target.rpc("nvmf_create_subsystem", {"nqn": NQN2, "serial_number": "SN2", "max_namespaces": 8})

@@ -12,6 +12,8 @@
 #        scripts/netns-topology.sh down PREFIX   remove whatever of it exists (always exits 0)
 #        scripts/netns-topology.sh cut|heal PREFIX storage|storage2|host   link down / up
 #        scripts/netns-topology.sh netem PREFIX storage|storage2|host ARGS...   tc netem, gateway side
+#        scripts/netns-topology.sh rate PREFIX storage|storage2|host RATE   tc tbf (e.g. 40mbit)
+#                                                  (netem needs sch_netem, which not every kernel has)
 # Run processes in a namespace with `ip netns exec PREFIX-host CMD`. Needs root
 # (CAP_NET_ADMIN) and iproute2; the addresses exist only inside the namespaces.
 # Interface names: g-h / h-g (host link), g-s / s-g and g-s2 / s2-g (storage links).
@@ -19,7 +21,7 @@ set -euo pipefail
 
 cmd=${1:-}
 p=${2:-}
-[[ -n $cmd && -n $p ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
+[[ -n $cmd && -n $p ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
 [[ $p =~ ^[a-z0-9-]{1,12}$ ]] || { echo "netns-topology: PREFIX: 1-12 of [a-z0-9-]" >&2; exit 2; }
 
 down() {
@@ -74,5 +76,9 @@ case $cmd in
         dev=$(link_of "${3:-}")
         shift 3
         ip netns exec "$p-gateway" tc qdisc replace dev "$dev" root netem "$@" ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    rate)
+        dev=$(link_of "${3:-}")
+        [[ -n ${4:-} ]] || { echo "netns-topology: rate needs a RATE (e.g. 40mbit)" >&2; exit 2; }
+        ip netns exec "$p-gateway" tc qdisc replace dev "$dev" root tbf rate "$4" burst 64kb latency 400ms ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

@@ -484,6 +484,37 @@ def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path, topology):
                 assert t.stop() == 0, t.read_log()[-3000:]
 
 
+def test_slowed_backend_link(tmp_path, topology):
+    """The gateway-storage link slowed to 40 Mbit/s (tc tbf; scripts/netns-topology.sh rate):
+    a verified randrw run of 128 KiB I/O through the gateway is slow and has no error."""
+    prefix = topology
+    st = gw = p = None
+    try:
+        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
+                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
+                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
+        attach = {"method": "bdev_nvme_attach_controller",
+                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=10, reconnect_delay_sec=1),
+                                 traddr="10.201.2.2")}
+        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [attach], ["Remote0n1"]),
+                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
+        subprocess.run([TOPO, "rate", prefix, "storage", "40mbit"], check=True)
+        p = host_perf(prefix, "-q", "4", "-o", "128k", "-w", "randrw", "--verify", "-t", "4")
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
+        total = [line for line in out.splitlines() if line.startswith("Total")][0]
+        mib_s = float(total.split(":", 1)[1].split()[1])
+        assert 0 < mib_s < 10, total  # 40 Mbit/s is 5 MB/s, writes' way out only
+        assert gw.alive() and st.alive()
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate()
+        for t in (gw, st):
+            if t:
+                assert t.stop() == 0, t.read_log()[-3000:]
+
+
 def test_failover_when_the_active_path_is_cut(tmp_path, topology):
     """Two paths to the storage subsystem (its listeners on two links), added as SPDK adds a
     failover path (a second attach call with the same name). The active path's link is cut

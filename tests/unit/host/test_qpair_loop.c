@@ -1,7 +1,8 @@
 /*
  * The host's controller and queue-pair state machines against the fake target over loopback:
  * connect, identify, in-capsule and R2T writes, C2HData reads (with and without SUCCESS),
- * digests, refused Connects, a dropped connection with and without reconnect, queue limits,
+ * digests, refused Connects, a dropped connection with and without reconnect, failover to a
+ * second path, queue limits,
  * discovery, the synchronous layer.
  */
 #include <errno.h>
@@ -381,6 +382,67 @@ static void test_reconnect_resubmits(void **state)
 	nvfab_ctrlr_disconnect(c);
 }
 
+/* Two targets stand for two listeners of one subsystem (same NSIDs and sizes). */
+static void test_failover_to_second_path(void **state)
+{
+	struct fake_target b;
+	struct nvfab_ctrlr_opts o;
+	struct nvfab_trid pa, pb, other, t;
+	struct nvfab_ctrlr *c;
+	struct nvfab_qpair *qp;
+	struct io_ctx ctx = {0};
+	uint8_t buf[4096];
+	struct iovec iov = {buf, sizeof(buf)};
+	uint64_t deadline;
+
+	(void)state;
+	go();
+	fake_target_defaults(&b);
+	assert_int_equal(fake_target_start(&b), 0);
+	nvfab_ctrlr_opts_init(&o);
+	o.ctrl_loss_tmo_s = 10;
+	o.reconnect_delay_s = 1;
+	c = ft_connect(&o);
+	pa = ft_trid(FT_SUBNQN);
+	pb = pa;
+	snprintf(pb.trsvcid, sizeof(pb.trsvcid), "%u", b.port);
+	other = pb;
+	snprintf(other.subnqn, sizeof(other.subnqn), "%s", "nqn.2024-01.io.nvfab:other");
+
+	assert_int_equal(nvfab_ctrlr_add_path(c, &other, NULL), -EINVAL);
+	assert_int_equal(nvfab_ctrlr_add_path(c, &pb, NULL), 0);
+	assert_int_equal(nvfab_ctrlr_add_path(c, &pb, NULL), -EEXIST);
+	assert_int_equal(nvfab_ctrlr_num_paths(c), 2);
+	assert_int_equal(nvfab_ctrlr_get_path(c, 0, &t), 0);
+	assert_string_equal(t.trsvcid, pa.trsvcid);
+	assert_int_equal(nvfab_ctrlr_get_path(c, 1, &t), 0);
+	assert_string_equal(t.trsvcid, pb.trsvcid);
+	assert_int_equal(nvfab_ctrlr_get_path(c, 2, &t), -ENOENT);
+	assert_int_equal(nvfab_ctrlr_remove_path(c, &pa), -EBUSY); /* in use */
+	assert_int_equal(atomic_load(&b.connects), 1);             /* the check's admin queue */
+
+	qp = nvfab_qpair_create(c, NULL, NULL);
+	assert_non_null(qp);
+	fake_target_stop(&ft); /* path A goes away with its connections */
+	fill(buf, sizeof(buf), 9);
+	assert_int_equal(nvfab_write(qp, nvfab_ctrlr_get_ns(c, 1), 16, 8, &iov, 1, 0, io_cb, &ctx), 0);
+	deadline = now_ms() + 5000;
+	while (!ctx.done && now_ms() < deadline) {
+		nvfab_ctrlr_process_admin(c);
+		nvfab_qpair_process_completions(qp, 0);
+	}
+	assert_true(ctx.done);
+	assert_false(nvfab_cpl_is_error(&ctx.cpl));
+	assert_memory_equal(b.disk + 16 * 512, buf, sizeof(buf)); /* written through path B */
+	assert_int_equal(nvfab_ctrlr_get_path(c, 0, &t), 0);
+	assert_string_equal(t.trsvcid, pb.trsvcid);
+	assert_int_equal(nvfab_ctrlr_remove_path(c, &pa), 0);
+	assert_int_equal(nvfab_ctrlr_num_paths(c), 1);
+	nvfab_qpair_destroy(qp);
+	nvfab_ctrlr_disconnect(c);
+	fake_target_stop(&b);
+}
+
 static void test_queue_limits(void **state)
 {
 	struct nvfab_qpair_opts qo = {.queue_size = 4};
@@ -536,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drop_fails_io, start_target, stop_target),
 		cmocka_unit_test_setup_teardown(test_protocol_error, start_target, stop_target),
 		cmocka_unit_test_setup_teardown(test_reconnect_resubmits, start_target, stop_target),
+		cmocka_unit_test_setup_teardown(test_failover_to_second_path, start_target, stop_target),
 		cmocka_unit_test_setup_teardown(test_queue_limits, start_target, stop_target),
 		cmocka_unit_test_setup_teardown(test_other_commands, start_target, stop_target),
 		cmocka_unit_test_setup_teardown(test_sync_split, start_target, stop_target),

@@ -201,6 +201,13 @@ const char *nvfab_ctrlr_hostnqn(const struct nvfab_ctrlr *ctrlr);
  * them and create new ones). -EBUSY when it is not lost; otherwise the last attempt's error.
  */
 int nvfab_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
+/*
+ * Resets the controller: closes the admin connection and connects again (on the path in use,
+ * then the others), blocking up to connect_timeout_ms per path; its I/O queue pairs leave their
+ * connections and join the new controller, resending what they held. 0 when it is back;
+ * otherwise the error, and the usual reconnect policy goes on from now.
+ */
+int nvfab_ctrlr_reset(struct nvfab_ctrlr *ctrlr);
 
 /* ---- failover paths ----
  * A controller reaches its subsystem through one path (address and port) at a time. More paths

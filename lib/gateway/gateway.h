@@ -98,6 +98,8 @@ void gw_init(struct evloop *control);
 int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err, size_t errlen);
 /* Another path to an attached controller's subsystem (checked: same namespaces). */
 int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, size_t errlen);
+/* Disconnects and connects again (bdev_nvme_reset_controller); held I/O is resent. */
+int gw_reset(struct gw_ctrlr *c);
 /* -ENODEV (no such controller), -EBUSY (one of its bdevs is in a subsystem), or 0. With a
  * path (trid not NULL) only that path goes: -ENOENT when it is not one, -EBUSY when in use;
  * the last path takes the controller with it. */

@@ -357,6 +357,20 @@ int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, si
 	return 0;
 }
 
+int gw_reset(struct gw_ctrlr *c)
+{
+	int rc;
+
+	log_notice("gateway %s: resetting the controller", c->params.name);
+	rc = nvfab_ctrlr_reset(c->ctrlr);
+	if (rc == 0 && atomic_load(&c->lost)) {
+		atomic_store(&c->lost, false); /* reactors replace their lost queues */
+		log_notice("gateway %s: controller back (cntlid %u)", c->params.name,
+			   nvfab_ctrlr_cntlid(c->ctrlr));
+	}
+	return rc;
+}
+
 static bool gw_same_path(const struct nvfab_trid *a, const struct nvfab_trid *b)
 {
 	return strcmp(a->traddr, b->traddr) == 0 && strcmp(a->trsvcid, b->trsvcid) == 0;

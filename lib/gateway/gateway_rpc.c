@@ -418,6 +418,41 @@ static void gw_rpc_detach(struct rpc_request *req, struct json_object *params)
 		rpc_reply_bool(req, true);
 }
 
+struct gw_rpc_reset {
+	char name[GW_NAME_MAX];
+	uint32_t cntlid;
+	bool has_cntlid;
+};
+
+static const struct rpc_param gw_rpc_reset_params[] = {
+	{"name", RPC_PARAM_STRING, offsetof(struct gw_rpc_reset, name), GW_NAME_MAX, false, 0},
+	{"cntlid", RPC_PARAM_UINT32, offsetof(struct gw_rpc_reset, cntlid), 0, true,
+	 offsetof(struct gw_rpc_reset, has_cntlid)},
+};
+
+/* bdev_nvme_reset_controller: disconnect and connect again (the I/O in flight is resent). */
+static void gw_rpc_reset(struct rpc_request *req, struct json_object *params)
+{
+	struct gw_rpc_reset r = {{0}};
+	struct gw_ctrlr *c;
+	int rc;
+
+	if (RPC_DECODE(req, params, gw_rpc_reset_params, &r))
+		return;
+	c = gw_lookup(r.name);
+	if (!c || (r.has_cntlid && r.cntlid != nvfab_ctrlr_cntlid(c->ctrlr))) {
+		rpc_reply_error(req, -ENODEV, "No such device: no controller %s%s", r.name,
+				r.has_cntlid ? " with that cntlid" : "");
+		return;
+	}
+	rc = gw_reset(c);
+	if (rc)
+		rpc_reply_error(req, rc, "reset of %s: not connected again yet (%s); reconnecting "
+				"goes on", r.name, strerror(-rc));
+	else
+		rpc_reply_bool(req, true);
+}
+
 static const struct rpc_param gw_rpc_get_params[] = {
 	{"name", RPC_PARAM_STRING, offsetof(struct gw_rpc_name, name), GW_NAME_MAX, true, 0},
 };
@@ -552,5 +587,6 @@ void gw_rpc_register(struct evloop *control)
 	rpc_register_method("bdev_nvme_detach_controller", gw_rpc_detach);
 	rpc_register_method("bdev_nvme_get_controllers", gw_rpc_get_controllers);
 	rpc_register_method("bdev_nvme_set_options", gw_rpc_set_options);
+	rpc_register_method("bdev_nvme_reset_controller", gw_rpc_reset);
 	rpc_register_config_writer("bdev", gw_rpc_write_config);
 }

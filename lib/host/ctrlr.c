@@ -654,6 +654,38 @@ int nvfab_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr)
 	return rc;
 }
 
+int nvfab_ctrlr_reset(struct nvfab_ctrlr *ctrlr)
+{
+	uint32_t tries;
+	int rc;
+
+	if (ctrlr->discovery)
+		return -EINVAL;
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	if (ctrlr->admin.fd >= 0)
+		host_qpair_close(&ctrlr->admin, -ECONNRESET, false);
+	host_qpair_fail_all(&ctrlr->admin, -ECONNRESET);
+	ctrlr->admin.state = HOST_QP_FAILED;
+	atomic_store(&ctrlr->state, HOST_CTRLR_RECONNECTING); /* I/O queues leave their connections */
+	tries = host_path_count(ctrlr);
+	do {
+		ctrlr->loss_deadline_ns = UINT64_MAX; /* each attempt: connect_timeout_ms */
+		rc = host_ctrlr_reconnect(ctrlr);
+	} while (rc && --tries);
+	if (rc) {
+		/* Not back: the usual reconnect policy takes over from here. */
+		uint64_t now = host_now_ns();
+
+		atomic_store(&ctrlr->loss_since_ns, 0);
+		ctrlr->loss_deadline_ns = host_ctrlr_loss_deadline(ctrlr, now);
+		ctrlr->reconnect_at_ns = now;
+		if (ctrlr->opts.ctrl_loss_tmo_s == 0 && host_path_count(ctrlr) == 1)
+			atomic_store(&ctrlr->state, HOST_CTRLR_FAILED);
+	}
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
+}
+
 int nvfab_ctrlr_process_admin(struct nvfab_ctrlr *ctrlr)
 {
 	int rc;

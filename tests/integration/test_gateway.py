@@ -125,6 +125,41 @@ def test_null_backend_through_the_gateway(tmp_path):
         assert be.stop() == 0, be.read_log()[-3000:]
 
 
+def test_reset_controller_during_verified_io(tmp_path):
+    """SPDK's bdev_nvme_reset_controller, twice, while a verified randrw run goes through the
+    gateway: the backend controller is a new one each time (its cntlid changes), the I/O in
+    flight is resent, and the run ends without an error."""
+    import time
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    p = None
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port, ctrlr_loss_timeout_sec=10,
+                                                             reconnect_delay_sec=1)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        assert gw.rpc("bdev_nvme_reset_controller", {"name": "Nope"})["error"]["code"] == -19
+        trid = f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{GW_NQN}"
+        p = subprocess.Popen(CLI + ["perf", "-r", trid, "-q", "8", "-o", "4096", "-w", "randrw",
+                                    "--verify", "-t", "4"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cntlids = [ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["cntlid"]]
+        for _ in range(2):
+            time.sleep(1)
+            assert ok(gw.rpc("bdev_nvme_reset_controller", {"name": "Remote0"})) is True
+            cntlids.append(ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["cntlid"])
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
+        assert len(set(cntlids)) == 3, cntlids
+        assert gw.alive() and be.alive()
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.communicate()
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+
+
 def test_commands_and_status_pass_through(tmp_path):
     be = backend(tmp_path, with_file=False)
     gw = harness.Target(tmpdir=str(tmp_path / "gateway"))

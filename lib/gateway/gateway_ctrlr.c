@@ -211,7 +211,7 @@ static void gw_ns_sync(struct gw_ctrlr *c)
 			log_notice("gateway %s: namespace %u is gone from the backend", c->params.name,
 				   g->ns->nsid);
 			bdev_hot_remove(&g->bdev); /* may destroy g and shift c->ns */
-			i = (uint32_t)-1;          /* start over */
+			i = (uint32_t)-1;          /* start over (i++ wraps it to 0) */
 		}
 	}
 	for (ns = nvfab_ctrlr_next_ns(c->ctrlr, NULL); ns; ns = nvfab_ctrlr_next_ns(c->ctrlr, ns)) {
@@ -380,7 +380,6 @@ static bool gw_same_path(const struct nvfab_trid *a, const struct nvfab_trid *b)
 static int gw_remove_path(struct gw_ctrlr *c, const struct nvfab_trid *path)
 {
 	int rc = nvfab_ctrlr_remove_path(c->ctrlr, path);
-
 	uint32_t i = 0;
 
 	if (rc)

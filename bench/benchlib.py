@@ -52,6 +52,17 @@ def free_port():
 
 # ---- /proc accounting -------------------------------------------------------------------------
 
+def wait_socket(proc, sock, timeout, what, log_path):
+    """Until the daemon proc created its RPC socket; exits the script (killing proc, pointing at
+    its log) when it died or took longer than timeout seconds."""
+    deadline = time.time() + timeout
+    while not os.path.exists(sock):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise SystemExit(f"{what} did not start; see {log_path}")
+        time.sleep(0.05)
+
+
 def proc_cpu_ns(pid):
     """CPU time of a whole process (all threads) in ns: schedstat of each task (ns precision),
     falling back to utime+stime from /proc/PID/stat (clock ticks)."""

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, proc_stat_cpu_s
+from benchlib import free_port, proc_stat_cpu_s, wait_socket
 
 NQN = "nqn.2026-12.io.nvfab:bench-"
 
@@ -78,12 +78,7 @@ def run_target(build, images, busy, work):
         cmd = ["taskset", "-c", "0", os.path.join(path, "apps", "nvfabd"), "-c", cfg, "-r", sock,
                "-m", "0x1"] + (["-b"] if busy else []) + extra.split()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 10
-    while not os.path.exists(sock):
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            sys.exit(f"target {build} did not start; see {log.name}")
-        time.sleep(0.05)
+    wait_socket(proc, sock, 10, f"target {build}", log.name)
     if spdk:  # the RPC socket comes before the config is applied: wait for the listener
         import socket
         while True:

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, proc_stat_cpu_s
+from benchlib import free_port, proc_stat_cpu_s, wait_socket
 
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
@@ -54,12 +54,7 @@ def start(build, cfg, work, name, busy, cpu, extra=()):
     proc = subprocess.Popen(["taskset", "-c", str(cpu), os.path.join(build, "apps", "nvfabd"), "-c", path,
                              "-r", sock, "-m", "0x1"] + (["-b"] if busy else []) + list(extra),
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 20
-    while not os.path.exists(sock):
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            sys.exit(f"{name} did not start; see {log.name}")
-        time.sleep(0.05)
+    wait_socket(proc, sock, 20, name, log.name)
     return proc
 
 

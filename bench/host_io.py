@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port
+from benchlib import free_port, wait_socket
 
 NQN = "nqn.2026-12.io.nvfab:bench-host-io"
 
@@ -49,12 +49,7 @@ def start_nvfabd(build, busy, work):
     proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "apps", "nvfabd"), "-c", path,
                              "-r", sock, "-m", "0x1"] + (["-b"] if busy else []),
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while not os.path.exists(sock):
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            sys.exit(f"nvfabd of {build} did not start; see {log.name}")
-        time.sleep(0.05)
+    wait_socket(proc, sock, 10, f"nvfabd of {build}", log.name)
     return proc, f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{NQN}"
 
 

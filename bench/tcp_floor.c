@@ -474,7 +474,8 @@ static void serve(int fd)
 	free(buf);
 }
 
-static int server_main(void)
+/* Pinned to -c, listening on -a:-p; -1 (said why) when the address does not resolve. */
+static int listen_socket(void)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -484,7 +485,7 @@ static int server_main(void)
 	pin(g.core);
 	if (getaddrinfo(g.addr, g.port, &hints, &res)) {
 		fprintf(stderr, "nvfab-floor: cannot resolve %s:%s\n", g.addr, g.port);
-		return 1;
+		return -1;
 	}
 	lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
@@ -493,6 +494,15 @@ static int server_main(void)
 	if (bind(lfd, res->ai_addr, res->ai_addrlen) || listen(lfd, 16))
 		die("bind/listen");
 	freeaddrinfo(res);
+	return lfd;
+}
+
+static int server_main(void)
+{
+	int lfd = listen_socket();
+
+	if (lfd < 0)
+		return 1;
 	fprintf(stderr, "nvfab-floor server: listening on %s:%s (%s%s)\n", g.addr, g.port,
 		g.busy ? "busy-poll" : "blocking", g.core >= 0 ? ", pinned" : "");
 	for (;;) {
@@ -538,24 +548,11 @@ static bool relay_move(int src, int dst, char *buf, size_t len)
  * too (the server's stats come after the client's EOF). Event-driven (poll) unless -b. */
 static int relay_main(void)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	static char buf[256 << 10];
-	struct addrinfo *res;
-	int lfd, one = 1;
+	int lfd = listen_socket();
 
-	pin(g.core);
-	if (getaddrinfo(g.addr, g.port, &hints, &res)) {
-		fprintf(stderr, "nvfab-floor: cannot resolve %s:%s\n", g.addr, g.port);
-		return 1;
-	}
-	lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, res->ai_addr, res->ai_addrlen) || listen(lfd, 16))
-		die("bind/listen");
-	freeaddrinfo(res);
+		return 1;
 	for (;;) {
 		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), sfd;
 		const char *listen_port = g.port;

@@ -36,6 +36,13 @@ struct gw_rpc_attach {
 	bool has_loss, has_delay, has_fast_fail, has_num_io_queues, has_connect_timeout;
 };
 
+/* hostaddr/hostsvcid: SPDK's source address and port, accepted only empty. */
+#define GW_SOURCE_ADDRESS_KNOBS                                                                 \
+	RPC_COMPAT_DEFAULT("hostaddr", json_type_string, "\"\"",                              \
+			   "a source address for the connection: not supported yet"),           \
+	RPC_COMPAT_DEFAULT("hostsvcid", json_type_string, "\"\"",                             \
+			   "a source port for the connection: not supported yet")
+
 #define S(f, opt, present) \
 	{#f, RPC_PARAM_STRING, offsetof(struct gw_rpc_attach, f), sizeof(((struct gw_rpc_attach *)0)->f), \
 	 opt, present}
@@ -67,10 +74,7 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 			   "protection information checks: the gateway refuses formats with metadata"),
 	RPC_COMPAT_DEFAULT("allow_unrecognized_csi", json_type_boolean, "false",
 			   "namespaces of other command sets: the gateway exports NVM namespaces only"),
-	RPC_COMPAT_DEFAULT("hostaddr", json_type_string, "\"\"",
-			   "a source address for the connection: not supported yet"),
-	RPC_COMPAT_DEFAULT("hostsvcid", json_type_string, "\"\"",
-			   "a source port for the connection: not supported yet"),
+	GW_SOURCE_ADDRESS_KNOBS,
 };
 
 /*
@@ -346,35 +350,20 @@ struct gw_rpc_name {
 };
 
 /* bdev_nvme_detach_controller: the name, and optionally which of its paths (SPDK's fields;
- * those given must match). */
-struct gw_rpc_detach {
-	char name[GW_NAME_MAX];
-	char trtype[16];
-	char traddr[NVFAB_TRADDR_MAX + 1];
-	char adrfam[16];
-	char trsvcid[NVFAB_TRSVCID_MAX + 1];
-	char subnqn[NVFAB_NQN_MAX + 1];
-};
-
-#define D(f, opt) \
-	{#f, RPC_PARAM_STRING, offsetof(struct gw_rpc_detach, f), \
-	 sizeof(((struct gw_rpc_detach *)0)->f), opt, 0}
-
+ * those given must match), decoded into the attach call's struct. */
 static const struct rpc_param gw_rpc_detach_params[] = {
-	D(name, false),
-	D(trtype, true),
-	D(traddr, true),
-	D(adrfam, true),
-	D(trsvcid, true),
-	D(subnqn, true),
-	RPC_COMPAT_DEFAULT("hostaddr", json_type_string, "\"\"",
-			   "a source address for the connection: not supported yet"),
-	RPC_COMPAT_DEFAULT("hostsvcid", json_type_string, "\"\"",
-			   "a source port for the connection: not supported yet"),
+	S(name, false, 0),
+	S(trtype, true, 0),
+	S(traddr, true, 0),
+	S(adrfam, true, 0),
+	S(trsvcid, true, 0),
+	S(subnqn, true, 0),
+	GW_SOURCE_ADDRESS_KNOBS,
 };
 
 /* The controller's path that the given fields describe: 0, or -ENOENT. */
-static int gw_rpc_find_path(struct gw_ctrlr *c, const struct gw_rpc_detach *d, struct nvfab_trid *out)
+static int gw_rpc_find_path(struct gw_ctrlr *c, const struct gw_rpc_attach *d,
+			    struct nvfab_trid *out)
 {
 	for (uint32_t i = 0; nvfab_ctrlr_get_path(c->ctrlr, i, out) == 0; i++)
 		if ((!d->traddr[0] || strcmp(d->traddr, out->traddr) == 0) &&
@@ -386,7 +375,7 @@ static int gw_rpc_find_path(struct gw_ctrlr *c, const struct gw_rpc_detach *d, s
 
 static void gw_rpc_detach(struct rpc_request *req, struct json_object *params)
 {
-	struct gw_rpc_detach d = {{0}};
+	struct gw_rpc_attach d = {{0}};
 	struct nvfab_trid path;
 	bool by_path;
 	struct gw_ctrlr *c;

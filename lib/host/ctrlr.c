@@ -281,22 +281,30 @@ static int identify_ctrlr(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
 	return 0;
 }
 
+int host_ctrlr_set_feature(struct nvfab_ctrlr *ctrlr, uint8_t fid, uint32_t value,
+			   struct nvfab_cpl *cpl)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opc = nvme_admin_set_features;
+	sqe.cdw10 = fid;
+	sqe.cdw11 = value;
+	return host_ctrlr_admin_exec(ctrlr, &sqe, HOST_XFER_NONE, NULL, 0, cpl);
+}
+
 static int set_num_queues(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
 {
 	uint32_t want = ctrlr->opts.nr_io_queues ? ctrlr->opts.nr_io_queues : 1;
 	struct nvfab_cpl cpl;
-	struct nvme_sqe sqe;
 	uint32_t nsqa, ncqa, got;
 	char st[128];
 	int rc;
 
 	if (want > 65535)
 		want = 65535;
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opc = nvme_admin_set_features;
-	sqe.cdw10 = NVME_FEAT_FID_NUM_QUEUES;
-	sqe.cdw11 = (want - 1) | (want - 1) << 16;
-	rc = host_ctrlr_admin_exec(ctrlr, &sqe, HOST_XFER_NONE, NULL, 0, &cpl);
+	rc = host_ctrlr_set_feature(ctrlr, NVME_FEAT_FID_NUM_QUEUES,
+				    (want - 1) | (want - 1) << 16, &cpl);
 	if (rc) {
 		host_error_set(err, rc, 0, "Set Features (Number of Queues): %s", strerror(-rc));
 		return rc;

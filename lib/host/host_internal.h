@@ -238,6 +238,9 @@ int host_status_errno(uint16_t status, bool connect);
 int host_ctrlr_enable(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
 int host_ctrlr_admin_exec(struct nvfab_ctrlr *ctrlr, const struct nvme_sqe *sqe,
 			  enum host_xfer xfer, void *buf, uint32_t len, struct nvfab_cpl *cpl);
+/* Set Features fid to value (CDW11), on the admin queue (admin_lock held or set-up). */
+int host_ctrlr_set_feature(struct nvfab_ctrlr *ctrlr, uint8_t fid, uint32_t value,
+			   struct nvfab_cpl *cpl);
 int host_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
 /* ---- namespaces (ns.c) ---- */
 /* Identifies the active namespaces and makes them the list (keeping the objects of those still

@@ -268,14 +268,8 @@ static void aer_submit(struct nvfab_ctrlr *ctrlr)
 static int aec_enable(struct nvfab_ctrlr *ctrlr)
 {
 	struct nvfab_cpl cpl;
-	struct nvme_sqe sqe;
-	int rc;
+	int rc = host_ctrlr_set_feature(ctrlr, NVME_FEAT_FID_ASYNC_EVENT, 1u << 8, &cpl);
 
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opc = nvme_admin_set_features;
-	sqe.cdw10 = NVME_FEAT_FID_ASYNC_EVENT;
-	sqe.cdw11 = 1u << 8;
-	rc = host_ctrlr_admin_exec(ctrlr, &sqe, HOST_XFER_NONE, NULL, 0, &cpl);
 	if (rc == 0 && (cpl.status & 0x7ff))
 		rc = -EREMOTEIO;
 	return rc;

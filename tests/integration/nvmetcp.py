@@ -179,6 +179,13 @@ class Conn:
     def identify(self, cns, nsid=0):
         return self.admin_read(0x06, 4096, nsid=nsid, cdw10=cns)
 
+    def async_event_request(self):
+        """Sends an Asynchronous Event Request (answered only when an event happens); returns
+        its CID for wait_completion()."""
+        cid = self.next_cid()
+        self.send(self.capsule(self.sqe(0x0C, cid)))
+        return cid
+
     def set_features(self, fid, value):
         cid = self.next_cid()
         self.send(self.capsule(self.sqe(0x09, cid, cdw10=fid, cdw11=value)))

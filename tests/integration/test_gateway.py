@@ -2,6 +2,7 @@
 re-exports its namespaces. SPDK's own rpc.py form of bdev_nvme_attach_controller, verified I/O
 through both hops (both block sizes, in-capsule and R2T writes, digests on either hop), the
 backend's status codes unchanged, save_config, and the rules of detaching."""
+import contextlib
 import json
 import os
 import struct
@@ -59,12 +60,26 @@ def export(gw, bdevs, port):
         "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}))
 
 
+def perf_start(port, *args, addr="127.0.0.1", netns=None):
+    """nvfab perf against the gateway's subsystem (in a network namespace when given): a Popen
+    with stdout and stderr together."""
+    trid = f"trtype:TCP adrfam:IPv4 traddr:{addr} trsvcid:{port} subnqn:{GW_NQN}"
+    return subprocess.Popen((["ip", "netns", "exec", netns] if netns else []) + CLI +
+                            ["perf", "-r", trid] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def perf(port, *args, nsid=None):
-    trid = f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{GW_NQN}"
-    cmd = CLI + ["perf", "-r", trid, "-t", "2"] + (["-n", str(nsid)] if nsid else []) + list(args)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout
+    p = perf_start(port, "-t", "2", *(["-n", str(nsid)] if nsid else []), *args)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, out[-3000:]
+    return out
+
+
+def perf_total(out):
+    """The Total line of nvfab perf: IOPS, MiB/s, and mean, min, max latency in us."""
+    total = [line for line in out.splitlines() if line.startswith("Total")][0]
+    return [float(x) for x in total.split(":", 1)[1].split()[:5]]
 
 
 @pytest.mark.parametrize("digests", [(False, False), (True, True), (True, False)],
@@ -116,9 +131,7 @@ def test_null_backend_through_the_gateway(tmp_path):
         export(gw, names, fport)
         for args in (["-q", "16", "-o", "4096"], ["-q", "4", "-o", "128k"]):
             out = perf(fport, "-w", "randrw", *args)
-            total = [line for line in out.splitlines() if line.startswith("Total")][0]
-            assert float(total.split(":", 1)[1].split()[0]) > 0, out
-            assert "errors:" not in out, out[-2000:]
+            assert perf_total(out)[0] > 0 and "errors:" not in out, out[-2000:]
         assert gw.alive() and be.alive()
     finally:
         assert gw.stop() == 0, gw.read_log()[-3000:]
@@ -139,10 +152,7 @@ def test_reset_controller_during_verified_io(tmp_path):
         port = harness.free_port()
         export(gw, ["Remote0n1"], port)
         assert gw.rpc("bdev_nvme_reset_controller", {"name": "Nope"})["error"]["code"] == -19
-        trid = f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{port} subnqn:{GW_NQN}"
-        p = subprocess.Popen(CLI + ["perf", "-r", trid, "-q", "8", "-o", "4096", "-w", "randrw",
-                                    "--verify", "-t", "4"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p = perf_start(port, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "4")
         cntlids = [ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["cntlid"]]
         for _ in range(2):
             time.sleep(1)
@@ -475,48 +485,53 @@ def topology():
 
 def host_perf(prefix, *args):
     """nvfab perf in the host namespace against the gateway's subsystem (a Popen)."""
-    trid = f"trtype:TCP adrfam:IPv4 traddr:10.201.1.2 trsvcid:4420 subnqn:{GW_NQN}"
-    return subprocess.Popen(["ip", "netns", "exec", f"{prefix}-host"] + CLI +
-                            ["perf", "-r", trid] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return perf_start(4420, *args, addr="10.201.1.2", netns=f"{prefix}-host")
 
 
-def max_latency_us(perf_out):
-    total = [line for line in perf_out.splitlines() if line.startswith("Total")][0]
-    return float(total.split(":", 1)[1].split()[4])
+@contextlib.contextmanager
+def storage_and_gateway(tmp_path, prefix, storage_addrs="10.201.2.2", settings=(), **attach):
+    """In the topology: the storage (a 64 MiB RAM namespace, listening on storage_addrs) and the
+    gateway (settings calls, then attach_json(**attach) to the first storage address; the
+    namespace exported on 10.201.1.2:4420). Yields (storage, gateway, perf processes list);
+    those processes are killed if still running, and both daemons must exit cleanly."""
+    addrs = [storage_addrs] if isinstance(storage_addrs, str) else storage_addrs
+    st = gw = None
+    procs = []
+    try:
+        st = harness.Target(ns_config(BACKEND_NQN, addrs,
+                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
+                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
+        call = {"method": "bdev_nvme_attach_controller",
+                "params": dict(attach_json(4420, **attach), traddr=addrs[0])}
+        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", list(settings) + [call], ["Remote0n1"]),
+                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
+        yield st, gw, procs
+        assert gw.alive() and st.alive()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        for t in (gw, st):
+            if t:
+                assert t.stop() == 0, t.read_log()[-3000:]
 
 
 def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path, topology):
     """The gateway-storage link goes down for 3 s during a verified randrw run through the
     gateway (ctrlr_loss_timeout_sec 10): the run finishes with no I/O error and no mismatch."""
     import time
-    prefix = topology
-    st = gw = p = None
-    try:
-        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
-                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
-                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
-        attach = {"method": "bdev_nvme_attach_controller",
-                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=10, reconnect_delay_sec=1),
-                                 traddr="10.201.2.2")}
-        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [attach], ["Remote0n1"]),
-                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
-        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
+    with storage_and_gateway(tmp_path, topology, ctrlr_loss_timeout_sec=10,
+                             reconnect_delay_sec=1) as (st, gw, procs):
+        p = host_perf(topology, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
+        procs.append(p)
         time.sleep(3)
-        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "cut", topology, "storage"], check=True)
         time.sleep(3)
-        subprocess.run([TOPO, "heal", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "heal", topology, "storage"], check=True)
         out, _ = p.communicate(timeout=60)
         assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
-        assert max_latency_us(out) > 2.5e6, "the cut did not stall I/O"
-        assert gw.alive() and st.alive()
-    finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.communicate()
-        for t in (gw, st):
-            if t:
-                assert t.stop() == 0, t.read_log()[-3000:]
+        assert perf_total(out)[4] > 2.5e6, "the cut did not stall I/O"
 
 
 def test_slowed_backend_link(tmp_path, topology):
@@ -524,32 +539,18 @@ def test_slowed_backend_link(tmp_path, topology):
     a verified randrw run of 128 KiB I/O through the gateway is slow and has no error."""
     if harness.UNDER_VALGRIND:
         pytest.skip("the network's behaviour, not memory: the same paths run under ASan")
-    prefix = topology
-    st = gw = p = None
-    try:
-        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
-                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
-                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
-        attach = {"method": "bdev_nvme_attach_controller",
-                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=10, reconnect_delay_sec=1),
-                                 traddr="10.201.2.2")}
-        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [attach], ["Remote0n1"]),
-                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
-        subprocess.run([TOPO, "rate", prefix, "storage", "40mbit"], check=True)
-        p = host_perf(prefix, "-q", "4", "-o", "128k", "-w", "randrw", "--verify", "-t", "4")
+    with storage_and_gateway(tmp_path, topology, ctrlr_loss_timeout_sec=10,
+                             reconnect_delay_sec=1) as (st, gw, procs):
+        subprocess.run([TOPO, "rate", topology, "storage", "40mbit"], check=True)
+        p = host_perf(topology, "-q", "4", "-o", "128k", "-w", "randrw", "--verify", "-t", "4")
+        procs.append(p)
         out, _ = p.communicate(timeout=60)
         assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, out[-3000:]
-        total = [line for line in out.splitlines() if line.startswith("Total")][0]
-        mib_s = float(total.split(":", 1)[1].split()[1])
-        assert 0 < mib_s < 10, total  # 40 Mbit/s is 5 MB/s, writes' way out only
-        assert gw.alive() and st.alive()
-    finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.communicate()
-        for t in (gw, st):
-            if t:
-                assert t.stop() == 0, t.read_log()[-3000:]
+        mib_s = perf_total(out)[1]
+        # 40 Mbit/s is 5 MB/s for the writes (the shaper is on the gateway's way out); the
+        # reads between them come back unshaped, about as many: ~10 MiB/s in all, against
+        # hundreds unshaped
+        assert 0 < mib_s < 25, out[-1000:]
 
 
 def test_failover_when_the_active_path_is_cut(tmp_path, topology):
@@ -558,20 +559,11 @@ def test_failover_when_the_active_path_is_cut(tmp_path, topology):
     for good during a verified randrw run: the gateway moves to the other path, resends what
     was in flight there, and the run finishes with no I/O error and no mismatch."""
     import time
-    prefix = topology
-    st = gw = p = None
-    try:
-        st = harness.Target(ns_config(BACKEND_NQN, ["10.201.2.2", "10.201.3.2"],
-                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
-                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
-        first = dict(attach_json(4420, ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1,
-                                 multipath="failover"), traddr="10.201.2.2")
-        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2",
-                                      [FAST_KEEP_ALIVE,
-                                       {"method": "bdev_nvme_attach_controller", "params": first}],
-                                      ["Remote0n1"]),
-                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
-        second = dict(first, traddr="10.201.3.2")
+    with storage_and_gateway(tmp_path, topology, ["10.201.2.2", "10.201.3.2"], [FAST_KEEP_ALIVE],
+                             ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1,
+                             multipath="failover") as (st, gw, procs):
+        second = dict(attach_json(4420, ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1,
+                                  multipath="failover"), traddr="10.201.3.2")
         assert ok(gw.rpc("bdev_nvme_attach_controller", second)) == []
         r = gw.rpc("bdev_nvme_attach_controller", second)
         assert r["error"]["code"] == -114 and "network path" in r["error"]["message"], r
@@ -580,9 +572,10 @@ def test_failover_when_the_active_path_is_cut(tmp_path, topology):
         c = ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]
         assert c["trid"]["traddr"] == "10.201.2.2", c
         assert [t["traddr"] for t in c["alternate_trids"]] == ["10.201.3.2"], c
-        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
+        p = host_perf(topology, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
+        procs.append(p)
         time.sleep(3)
-        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "cut", topology, "storage"], check=True)
         out, _ = p.communicate(timeout=90)
         assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, \
             out[-3000:] + gw.read_log()[-3000:]
@@ -593,14 +586,6 @@ def test_failover_when_the_active_path_is_cut(tmp_path, topology):
         calls = [m for s in ok(gw.rpc("save_config"))["subsystems"] if s["subsystem"] == "bdev"
                  for m in s["config"] if m["method"] == "bdev_nvme_attach_controller"]
         assert sorted(m["params"]["traddr"] for m in calls) == ["10.201.2.2", "10.201.3.2"], calls
-        assert gw.alive() and st.alive()
-    finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.communicate()
-        for t in (gw, st):
-            if t:
-                assert t.stop() == 0, t.read_log()[-3000:]
 
 
 def test_link_cut_longer_than_the_loss_timeout_then_recovery(tmp_path, topology):
@@ -610,41 +595,28 @@ def test_link_cut_longer_than_the_loss_timeout_then_recovery(tmp_path, topology)
     import time
     if harness.UNDER_VALGRIND:
         pytest.skip("timing of keep-alive and the loss timeout; the same paths run under ASan")
-    prefix = topology
-    st = gw = p = None
-    try:
-        st = harness.Target(ns_config(BACKEND_NQN, "10.201.2.2",
-                                      [harness.bdev_call("ram", "Ram0", 16384, 4096)], ["Ram0"]),
-                            tmpdir=str(tmp_path / "storage"), netns=f"{prefix}-storage")
-        attach = {"method": "bdev_nvme_attach_controller",
-                  "params": dict(attach_json(4420, ctrlr_loss_timeout_sec=3, reconnect_delay_sec=1),
-                                 traddr="10.201.2.2")}
-        gw = harness.Target(ns_config(GW_NQN, "10.201.1.2", [FAST_KEEP_ALIVE, attach], ["Remote0n1"]),
-                            tmpdir=str(tmp_path / "gateway"), netns=f"{prefix}-gateway")
-        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "-t", "10")
+
+    def state(gw):
+        return ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"]
+
+    with storage_and_gateway(tmp_path, topology, settings=[FAST_KEEP_ALIVE],
+                             ctrlr_loss_timeout_sec=3, reconnect_delay_sec=1) as (st, gw, procs):
+        p = host_perf(topology, "-q", "8", "-o", "4096", "-w", "randrw", "-t", "10")
+        procs.append(p)
         time.sleep(2)
-        subprocess.run([TOPO, "cut", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "cut", topology, "storage"], check=True)
         t0 = time.monotonic()
-        assert harness.wait_for(
-            lambda: ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "failed", 30)
+        assert harness.wait_for(lambda: state(gw) == "failed", 30)
         out, _ = p.communicate(timeout=60)
         assert p.returncode != 0 and "errors: 0 I/O" not in out, out[-3000:]
-        subprocess.run([TOPO, "heal", prefix, "storage"], check=True)
+        subprocess.run([TOPO, "heal", topology, "storage"], check=True)
         print(f"failed {time.monotonic() - t0:.1f} s after the cut")
-        assert harness.wait_for(
-            lambda: ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]["state"] == "enabled", 30)
-        p = host_perf(prefix, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "3")
+        assert harness.wait_for(lambda: state(gw) == "enabled", 30)
+        p = host_perf(topology, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "3")
+        procs.append(p)
         out, _ = p.communicate(timeout=60)
         assert p.returncode == 0 and "errors: 0 I/O, 0 verify" in out, \
             out[-3000:] + gw.read_log()[-3000:]
-        assert gw.alive() and st.alive()
-    finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.communicate()
-        for t in (gw, st):
-            if t:
-                assert t.stop() == 0, t.read_log()[-3000:]
 
 
 def test_backend_namespace_changes_follow_through_the_gateway(tmp_path):
@@ -662,8 +634,7 @@ def test_backend_namespace_changes_follow_through_the_gateway(tmp_path):
         admin, io, _ = n.connect_io(port, GW_NQN)
         admin.s.settimeout(20)
         assert admin.set_features(0x0B, 1 << 8)[0] == 0  # namespace attribute notices
-        aer_cid = admin.next_cid()
-        admin.send(admin.capsule(admin.sqe(0x0C, aer_cid)))
+        aer_cid = admin.async_event_request()
         assert io.write(2, 3, b"\x77" * 512, block=512)[0] == 0
         # the backend drops namespace 2
         ok(be.rpc("nvmf_subsystem_remove_ns", {"nqn": BACKEND_NQN, "nsid": 2}))
@@ -682,8 +653,7 @@ def test_backend_namespace_changes_follow_through_the_gateway(tmp_path):
                                                    "namespace": {"bdev_name": "New0", "nsid": 7}})) == 7
         assert harness.wait_for(lambda: "Remote0n7" in
                                 [b["name"] for b in ok(gw.rpc("bdev_get_bdevs"))], 20)
-        aer_cid = admin.next_cid()
-        admin.send(admin.capsule(admin.sqe(0x0C, aer_cid)))
+        aer_cid = admin.async_event_request()
         assert ok(gw.rpc("nvmf_subsystem_add_ns", {"nqn": GW_NQN,
                                                    "namespace": {"bdev_name": "Remote0n7"}})) == 2
         st, dw0 = admin.wait_completion(aer_cid)

@@ -74,7 +74,7 @@ def stop_clean(t):
 def dying_host(port, i):
     """Admin + I/O queue, a burst of commands that are not waited for, then the host dies."""
     admin, io, _ = n.connect_io(port, harness.SUBNQN)
-    admin.send(admin.capsule(admin.sqe(0x0C, admin.next_cid())))          # AER: parked on the target
+    admin.async_event_request()  # parked on the target
     burst = b""
     for k in range(4):                                                    # in-capsule writes
         lba = 64 + (i * 8 + k) % 1024

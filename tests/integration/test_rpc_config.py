@@ -43,8 +43,7 @@ def test_bad_params_name_the_field(target):
 def test_runtime_namespace_changes_raise_aen(target):
     admin, io, _ = n.connect_io(target.port, harness.SUBNQN)
     assert admin.set_features(0x0B, 1 << 8)[0] == 0  # namespace attribute notices
-    aer_cid = admin.next_cid()
-    admin.send(admin.capsule(admin.sqe(0x0C, aer_cid)))
+    aer_cid = admin.async_event_request()
     assert target.rpc("bdev_null_create", {"name": "Null1", "num_blocks": 1024, "block_size": 512})["result"] == "Null1"
     assert target.rpc("nvmf_subsystem_add_ns", {"nqn": harness.SUBNQN, "namespace": {"bdev_name": "Null1", "nsid": 5}})["result"] == 5
     st, dw0 = admin.wait_completion(aer_cid)

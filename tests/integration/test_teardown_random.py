@@ -197,7 +197,7 @@ class Host(threading.Thread):
             return None, []
         admin.enable()
         # An AER parks on the target, to be aborted at teardown.
-        admin.send(admin.capsule(admin.sqe(0x0C, admin.next_cid())))
+        admin.async_event_request()
         ios = []
         if self.shape in ("io", "two_ctrlrs"):
             for qid in range(1, self.nio + 1):

@@ -581,7 +581,9 @@ def test_failover_when_the_active_path_is_cut(tmp_path, topology):
             out[-3000:] + gw.read_log()[-3000:]
         c = ok(gw.rpc("bdev_nvme_get_controllers"))[0]["ctrlrs"][0]
         assert c["state"] == "enabled" and c["trid"]["traddr"] == "10.201.3.2", c
-        assert "failing over to 10.201.3.2" in gw.read_log()
+        log = gw.read_log()
+        # keep-alive noticed the silent link, with bdev_nvme_set_options' timeout
+        assert "Keep Alive unanswered for 2000 ms" in log and "failing over to 10.201.3.2" in log
         # save_config repeats the attach call for the second path
         calls = [m for s in ok(gw.rpc("save_config"))["subsystems"] if s["subsystem"] == "bdev"
                  for m in s["config"] if m["method"] == "bdev_nvme_attach_controller"]

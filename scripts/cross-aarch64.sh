@@ -59,7 +59,7 @@ done
 ROOT=$SYSROOT/root
 CROSS_CONST=$SYSROOT/sysroot.ini
 CROSS_FILE=$REPO/scripts/cross/aarch64-linux-gnu.ini
-PKGS=(liburing-dev liburing2 libjson-c-dev libjson-c5 libisal-dev libisal2 libnvme-dev
+PKGS=(liburing-dev liburing2 libjson-c-dev libjson-c5 libisal-dev libisal2 libnvme-dev libssl-dev libssl3
       libcmocka-dev libcmocka0)
 # The exe_wrapper of the cross file, for running things by hand.
 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential meson ninja-build pkg-config
-  liburing-dev libjson-c-dev libisal-dev libnvme-dev libcmocka-dev libsystemd-dev
+  liburing-dev libjson-c-dev libisal-dev libnvme-dev libcmocka-dev libsystemd-dev libssl-dev
   python3 python3-pytest dpkg-dev
   clang libclang-rt-14-dev
   valgrind gnuplot-nox

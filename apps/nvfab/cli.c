@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_conn_defaults(struct nvfab_ctrlr_opts *o)
 {
@@ -137,6 +138,37 @@ static int32_t secs_opt(const char *cmd, const char *usage, const char *what, co
 	return (int32_t)v;
 }
 
+/* A secret given as such (DHHC-1:...) or as a file that holds it, which keeps it out of the
+ * process list; a file that others may read is refused, as nvfabd's keyring does. */
+static void secret_opt(const char *cmd, const char *usage, const char *what, const char *arg,
+		       char *out, size_t len)
+{
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if (strncmp(arg, "DHHC-1:", 7) == 0) {
+		if (strlen(arg) >= len)
+			cli_usage_error(cmd, usage, "%s: too long for a secret", what);
+		snprintf(out, len, "%s", arg);
+		return;
+	}
+	f = fopen(arg, "r");
+	if (!f)
+		cli_usage_error(cmd, usage, "%s: '%s' is neither a DHHC-1 secret nor a readable file: %s",
+				what, arg, strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		fclose(f);
+		cli_usage_error(cmd, usage, "%s: %s is readable by others (mode %03o): chmod 600 it",
+				what, arg, (unsigned)(st.st_mode & 0777));
+	}
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n && (out[n - 1] == '\n' || out[n - 1] == ' ' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+}
+
 bool cli_conn_option(const char *cmd, const char *usage, int opt, const char *arg,
 		     struct nvfab_ctrlr_opts *o)
 {
@@ -170,6 +202,13 @@ bool cli_conn_option(const char *cmd, const char *usage, int opt, const char *ar
 		return true;
 	case CLI_OPT_CONNECT_TIMEOUT:
 		o->connect_timeout_ms = secs_opt(cmd, usage, "--connect-timeout", arg, 1);
+		return true;
+	case CLI_OPT_DHCHAP_SECRET:
+		secret_opt(cmd, usage, "--dhchap-secret", arg, o->dhchap_secret, sizeof(o->dhchap_secret));
+		return true;
+	case CLI_OPT_DHCHAP_CTRL_SECRET:
+		secret_opt(cmd, usage, "--dhchap-ctrl-secret", arg, o->dhchap_ctrl_secret,
+			   sizeof(o->dhchap_ctrl_secret));
 		return true;
 	case 'v':
 		nvfab_set_log_level(++verbosity + 1);

@@ -27,6 +27,8 @@ enum {
 	CLI_OPT_CTRL_LOSS_TMO,
 	CLI_OPT_RECONNECT_DELAY,
 	CLI_OPT_CONNECT_TIMEOUT,
+	CLI_OPT_DHCHAP_SECRET,
+	CLI_OPT_DHCHAP_CTRL_SECRET,
 	CLI_OPT_FIRST_FREE,
 };
 
@@ -39,6 +41,8 @@ enum {
 	{"ctrl-loss-tmo", required_argument, NULL, CLI_OPT_CTRL_LOSS_TMO},         \
 	{"reconnect-delay", required_argument, NULL, CLI_OPT_RECONNECT_DELAY},     \
 	{"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},     \
+	{"dhchap-secret", required_argument, NULL, CLI_OPT_DHCHAP_SECRET},         \
+	{"dhchap-ctrl-secret", required_argument, NULL, CLI_OPT_DHCHAP_CTRL_SECRET}, \
 	{"verbose", no_argument, NULL, 'v'}
 
 #define CLI_CONN_HELP                                                                      \
@@ -51,6 +55,8 @@ enum {
 	"      --ctrl-loss-tmo S    keep reconnecting for S seconds, -1 forever (default 0: fail at once)\n" \
 	"      --reconnect-delay S  between reconnect attempts (default 10)\n"            \
 	"      --connect-timeout MS the whole connection set-up (default 5000)\n"    \
+	"      --dhchap-secret S    DH-HMAC-CHAP host secret, DHHC-1:xx:...: or a file holding it\n" \
+	"      --dhchap-ctrl-secret S  controller secret: authenticate the controller too\n" \
 	"  -v, --verbose            library log messages (repeat for more)\n"
 
 /* Defaults for one-shot tools: no reconnect. */

@@ -108,6 +108,16 @@ struct nvfab_ctrlr_opts {
 					  * until ctrl_loss_tmo_s; N > 0: after N s disconnected
 					  * they fail (transport error) and new ones fail at once,
 					  * while reconnecting goes on until ctrl_loss_tmo_s */
+	/* DH-HMAC-CHAP (in-band authentication), secrets as "DHHC-1:xx:<base64>:" ("" = none):
+	 * each queue authenticates when the controller asks for it (or, with a controller
+	 * secret, always: the host then also checks the controller's answer). Copied and parsed
+	 * at connect; the caller may wipe its copy afterwards. */
+	char dhchap_secret[128];
+	char dhchap_ctrl_secret[128];
+	uint32_t dhchap_hashes;          /* hashes offered, bit per ID (1 SHA-256, 2 SHA-384,
+					  * 3 SHA-512); 0 = all */
+	uint32_t dhchap_dhgroups;        /* DH groups offered, bit per ID (0 null, 1 ffdhe2048 ..
+					  * 5 ffdhe8192); 0 = all */
 };
 
 void nvfab_ctrlr_opts_init(struct nvfab_ctrlr_opts *opts);

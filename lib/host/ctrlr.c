@@ -362,6 +362,8 @@ static void ctrlr_free(struct nvfab_ctrlr *ctrlr)
 	pthread_mutex_destroy(&ctrlr->admin_lock);
 	pthread_mutex_destroy(&ctrlr->paths_lock);
 	pthread_mutex_destroy(&ctrlr->ns_lock);
+	dhchap_secret_clear(&ctrlr->dhchap_key);
+	dhchap_secret_clear(&ctrlr->dhchap_ctrl_key);
 	free(ctrlr);
 }
 
@@ -420,6 +422,13 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 	else
 		ctrlr->kato_ms = ctrlr->discovery ? 0 : HOST_DEFAULT_KATO_MS;
 	atomic_init(&ctrlr->state, HOST_CTRLR_LIVE);
+	rc = host_auth_setup(ctrlr, err);
+	if (rc) {
+		dhchap_secret_clear(&ctrlr->dhchap_key);
+		dhchap_secret_clear(&ctrlr->dhchap_ctrl_key);
+		free(ctrlr);
+		return NULL;
+	}
 
 	ctrlr->id = NULL;
 	if (posix_memalign((void **)&ctrlr->id, 64, NVME_IDENTIFY_DATA_SIZE)) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "auth/dhchap.h"
 #include "nvfab/nvfab.h"
 #include "spec/nvme_cmd.h"
 #include "spec/nvme_tcp.h"
@@ -177,7 +178,19 @@ struct nvfab_ctrlr {
 	pthread_mutex_t admin_lock;
 	uint8_t *qid_used;             /* [nr_io_queues + 1] */
 	char last_error[512];
+	/* DH-HMAC-CHAP, parsed from opts at connect (whose copies are then wiped) */
+	struct dhchap_secret dhchap_key, dhchap_ctrl_key;
+	bool has_dhchap_key, has_dhchap_ctrl_key;
+	_Atomic uint16_t auth_tid;     /* transaction IDs, one per exchange */
 };
+
+/* ---- DH-HMAC-CHAP (auth.c) ---- */
+/* Parses the secrets of ctrlr->opts into ctrlr and wipes the copies. -EINVAL with err set. */
+int host_auth_setup(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
+/* After a successful Connect whose response is connect_dw0: authenticates the queue when the
+ * controller asks for it or the host holds a controller secret. 0, or -EACCES with err set. */
+int host_qpair_authenticate(struct host_qpair *qp, uint32_t connect_dw0, uint64_t deadline_ns,
+			    struct nvfab_error *err);
 
 /* ---- time ---- */
 uint64_t host_now_ns(void);

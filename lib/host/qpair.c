@@ -820,6 +820,11 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, uint64_t deadline
 		host_qpair_close(qp, rc, false);
 		return rc;
 	}
+	rc = host_qpair_authenticate(qp, cpl.cdw0, deadline_ns, err);
+	if (rc) {
+		host_qpair_close(qp, rc, false);
+		return rc;
+	}
 	qp->connect_cntlid = (uint16_t)(cpl.cdw0 & 0xffff);
 	qp->state = HOST_QP_LIVE;
 	qp->last_err = 0;

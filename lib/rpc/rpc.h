@@ -98,6 +98,13 @@ int rpc_decode_params(struct rpc_request *req, struct json_object *params,
 #define RPC_DECODE(req, params, spec, out) \
 	rpc_decode_params((req), (params), (spec), sizeof(spec) / sizeof((spec)[0]), (out))
 
+/*
+ * Checks params against the compatibility table of an SPDK method that nvfab takes without
+ * acting on it (rpc_spdk_settings.c), for handlers that act on some of its parameters and
+ * leave the rest to the table. 0, or the error has been replied.
+ */
+int rpc_spdk_setting_check(struct rpc_request *req, struct json_object *params);
+
 /* ---- server ---- */
 /* Listens on a UNIX socket at path (an existing stale socket is replaced; a live one is an
  * error: -EADDRINUSE; a file that is not a socket: -EEXIST). The socket file is created with

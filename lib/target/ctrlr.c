@@ -60,6 +60,7 @@ void tgt_ctrlr_put(struct tgt_ctrlr *c)
 	if (--c->refs > 0)
 		return;
 	log_info("ctrlr %u freed", c->cntlid);
+	tgt_ctrlr_auth_free(c);
 	free(c->io);
 	free(c);
 	tgt_subsystem_put(s);
@@ -168,6 +169,7 @@ void tgt_ctrlr_destroy(struct tgt_ctrlr *c, const char *why)
 	tgt_ctrlr_get(c); /* closing a queue pair below may complete the teardown */
 	c->destroying = true;
 	evloop_timer_stop(g_tgt.control, &c->keep_alive_timer);
+	tgt_ctrlr_auth_stop(c);
 	log_notice("ctrlr %u on %s: destroying: %s", c->cntlid, c->subsys->nqn, why);
 	ctrlr_abort_aers(c);
 	for (uint32_t qid = 1; qid <= c->max_qid; qid++)

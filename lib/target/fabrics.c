@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "spec/nvme_auth.h"
 #include "spec/status.h"
 #include "target/target.h"
 #include "util/log.h"
@@ -60,7 +61,15 @@ static void fabrics_connect_admin(struct tgt_req *req, struct tgt_subsystem *s,
 	qp->ops->qpair_get(qp);
 	c->admin = qp;
 	qp->ops->qpair_configure(qp, cmd->sqsize, TGT_ADMIN_ICD);
-	req->rsp.dw0 = c->cntlid;
+	/* A host with a DH-HMAC-CHAP secret authenticates each queue before anything else. */
+	if (s->type == TGT_SUBSYS_NVME &&
+	    (tgt_ctrlr_auth_setup(c, tgt_subsystem_find_host(s, c->hostnqn)) ||
+	     tgt_qpair_auth_init(qp))) {
+		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
+		qp->ops->qpair_disconnect(qp, "out of memory for authentication");
+		return;
+	}
+	req->rsp.dw0 = c->cntlid | (qp->auth_gate ? NVMF_CONNECT_AUTHREQ_ATR : 0);
 	tgt_req_complete_status(req, 0);
 }
 
@@ -105,7 +114,12 @@ static void fabrics_connect_io(struct tgt_req *req, struct tgt_subsystem *s,
 	c->io[cmd->qid] = qp;
 	c->num_io_qpairs++;
 	qp->ops->qpair_configure(qp, cmd->sqsize, g_tgt.opts.in_capsule_data_size);
-	req->rsp.dw0 = c->cntlid;
+	if (tgt_qpair_auth_init(qp)) {
+		tgt_req_complete_status(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
+		qp->ops->qpair_disconnect(qp, "out of memory for authentication");
+		return;
+	}
+	req->rsp.dw0 = c->cntlid | (qp->auth_gate ? NVMF_CONNECT_AUTHREQ_ATR : 0);
 	/* The reactor that will own the queue pair sends the Connect response. */
 	qp->ops->qpair_migrate(qp, tgt_pick_reactor(), req);
 }
@@ -283,6 +297,10 @@ void tgt_fabrics_execute(struct tgt_req *req)
 	if (qp->qid == 0)
 		tgt_ctrlr_keep_alive(qp->ctrlr);
 	switch (cmd->fctype) {
+	case NVMF_FCTYPE_AUTH_SEND:
+	case NVMF_FCTYPE_AUTH_RECV:
+		tgt_auth_execute(req);
+		return;
 	case NVMF_FCTYPE_PROPERTY_GET:
 		if (qp->qid == 0) {
 			fabrics_property_get(req);

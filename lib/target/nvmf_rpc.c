@@ -374,6 +374,15 @@ static struct json_object *ns_json(const struct tgt_ns *ns)
 	return n;
 }
 
+/* Key names, never their material (nvmf_get_subsystems, save_config). */
+static void host_keys_json(struct json_object *o, const struct tgt_host *h)
+{
+	if (h->dhchap_key[0])
+		json_object_object_add(o, "dhchap_key", json_object_new_string(h->dhchap_key));
+	if (h->dhchap_ctrlr_key[0])
+		json_object_object_add(o, "dhchap_ctrlr_key", json_object_new_string(h->dhchap_ctrlr_key));
+}
+
 static struct json_object *subsys_json(const struct tgt_subsystem *s)
 {
 	struct json_object *o = json_object_new_object(), *arr;
@@ -388,9 +397,11 @@ static struct json_object *subsys_json(const struct tgt_subsystem *s)
 	json_object_object_add(o, "allow_any_host", json_object_new_boolean(s->allow_any_host));
 	arr = json_object_new_array();
 	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next) {
+		const struct tgt_host *th = list_entry(pos, struct tgt_host, link);
 		struct json_object *h = json_object_new_object();
 
-		json_object_object_add(h, "nqn", json_object_new_string(list_entry(pos, struct tgt_host, link)->nqn));
+		json_object_object_add(h, "nqn", json_object_new_string(th->nqn));
+		host_keys_json(h, th);
 		json_object_array_add(arr, h);
 	}
 	json_object_object_add(o, "hosts", arr);
@@ -667,13 +678,14 @@ static void rpc_nvmf_subsystem_remove_listener(struct rpc_request *req, struct j
 
 /* ---- hosts ---- */
 
+
 struct host_params {
 	char nqn[NVMF_NQN_MAX + 2];
 	char host[NVMF_NQN_MAX + 2];
 	char tgt_name[64];
 	char psk[256];
-	char dhchap_key[256];
-	char dhchap_ctrlr_key[256];
+	char dhchap_key[KEYRING_NAME_MAX];
+	char dhchap_ctrlr_key[KEYRING_NAME_MAX];
 	bool has_psk, has_dhchap;
 };
 
@@ -682,9 +694,56 @@ static const struct rpc_param host_spec[] = {
 	{"host", RPC_PARAM_STRING, offsetof(struct host_params, host), NVMF_NQN_MAX + 2, false, 0},
 	{"tgt_name", RPC_PARAM_STRING, offsetof(struct host_params, tgt_name), 64, true, 0},
 	{"psk", RPC_PARAM_STRING, offsetof(struct host_params, psk), 256, true, offsetof(struct host_params, has_psk)},
-	{"dhchap_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_key), 256, true, offsetof(struct host_params, has_dhchap)},
-	{"dhchap_ctrlr_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_ctrlr_key), 256, true, 0},
+	{"dhchap_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_key), KEYRING_NAME_MAX, true, offsetof(struct host_params, has_dhchap)},
+	{"dhchap_ctrlr_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_ctrlr_key), KEYRING_NAME_MAX, true, 0},
 };
+
+/*
+ * Checks the DH-HMAC-CHAP key names of a host: they must be in the keyring and hold secrets in
+ * the DHHC-1 representation (so that a typo shows now, not at the host's Connect), and a
+ * controller key needs a host key, as in SPDK. Replies and returns false when they do not.
+ */
+static bool host_keys_ok(struct rpc_request *req, const struct host_params *p)
+{
+	const char *names[2] = {p->dhchap_key, p->dhchap_ctrlr_key};
+
+	if (p->dhchap_ctrlr_key[0] && !p->dhchap_key[0]) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameters: dhchap_ctrlr_key needs dhchap_key (bidirectional authentication is on top of the host's)");
+		return false;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct keyring_key *key;
+		struct dhchap_secret secret;
+		char text[KEYRING_KEY_MAX];
+		const char *why = NULL;
+		int rc;
+
+		if (!names[i][0])
+			continue;
+		key = keyring_find(names[i]);
+		if (!key) {
+			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+					"Unable to find DH-HMAC-CHAP %skey: %s (add it with keyring_file_add_key)",
+					i ? "ctrlr " : "", names[i]);
+			return false;
+		}
+		rc = keyring_key_read(key, text, sizeof(text));
+		if (rc < 0) {
+			rpc_reply_errno(req, rc, "Cannot read key %s from %s", names[i], key->path);
+			return false;
+		}
+		rc = dhchap_secret_parse(text, &secret, &why);
+		memset(text, 0, sizeof(text));
+		dhchap_secret_clear(&secret);
+		if (rc) {
+			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+					"Key %s (%s) is not a DH-HMAC-CHAP secret: %s", names[i], key->path, why);
+			return false;
+		}
+	}
+	return true;
+}
 
 static void rpc_nvmf_subsystem_add_host(struct rpc_request *req, struct json_object *params)
 {
@@ -694,15 +753,16 @@ static void rpc_nvmf_subsystem_add_host(struct rpc_request *req, struct json_obj
 
 	if (rpc_decode_params(req, params, host_spec, 6, &p))
 		return;
-	if (p.has_psk || p.has_dhchap) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': authentication is not supported yet",
-				p.has_psk ? "psk" : "dhchap_key");
+	if (p.has_psk) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'psk': TLS is not supported yet");
 		return;
 	}
 	s = rpc_find_subsys(req, p.nqn);
 	if (!s)
 		return;
-	rc = tgt_subsystem_add_host(s, p.host);
+	if (!host_keys_ok(req, &p))
+		return;
+	rc = tgt_subsystem_add_host(s, p.host, p.dhchap_key, p.dhchap_ctrlr_key);
 	if (rc == -EINVAL)
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'host': %s is not a valid NQN", p.host);
 	else if (rc == -EEXIST)
@@ -711,6 +771,38 @@ static void rpc_nvmf_subsystem_add_host(struct rpc_request *req, struct json_obj
 		rpc_reply_errno(req, rc, "Unable to add host");
 	else
 		rpc_reply_bool(req, true);
+}
+
+/*
+ * New keys for a host on the allow-list (SPDK's nvmf_subsystem_set_keys): its next controllers,
+ * and re-authentications of queues connected later, use them; a parameter left out clears that
+ * key. Queues already connected keep the keys they authenticated with.
+ */
+static void rpc_nvmf_subsystem_set_keys(struct rpc_request *req, struct json_object *params)
+{
+	struct host_params p = {0};
+	struct tgt_subsystem *s;
+	struct tgt_host *h;
+
+	if (rpc_decode_params(req, params, host_spec, 6, &p))
+		return;
+	if (p.has_psk) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'psk': nvmf_subsystem_set_keys has no psk");
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	if (!s)
+		return;
+	h = tgt_subsystem_find_host(s, p.host);
+	if (!h) {
+		rpc_reply_errno(req, -ENOENT, "Host %s is not on the allow-list of %s", p.host, p.nqn);
+		return;
+	}
+	if (!host_keys_ok(req, &p))
+		return;
+	snprintf(h->dhchap_key, sizeof(h->dhchap_key), "%s", p.dhchap_key);
+	snprintf(h->dhchap_ctrlr_key, sizeof(h->dhchap_ctrlr_key), "%s", p.dhchap_ctrlr_key);
+	rpc_reply_bool(req, true);
 }
 
 static void rpc_nvmf_subsystem_remove_host(struct rpc_request *req, struct json_object *params)
@@ -821,6 +913,78 @@ static void rpc_nvmf_get_stats(struct rpc_request *req, struct json_object *para
 	rpc_reply(req, res);
 }
 
+/* ---- nvmf_set_config ---- */
+
+/* A list of names (["sha256", ...]) as a bit per ID; replies and returns -EINVAL when bad. */
+static int dhchap_names(struct rpc_request *req, struct json_object *list, const char *param,
+			int (*id_of)(const char *), uint32_t *mask)
+{
+	uint32_t bits = 0;
+
+	if (!json_object_is_type(list, json_type_array)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': a list of names", param);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		int id = json_object_is_type(e, json_type_string) ? id_of(json_object_get_string(e)) : -1;
+
+		if (id < 0) {
+			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': unknown name %s",
+					param, json_object_to_json_string(e));
+			return -EINVAL;
+		}
+		bits |= 1u << id;
+	}
+	if (!bits) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter '%s': an empty list would make every authentication fail", param);
+		return -EINVAL;
+	}
+	*mask = bits;
+	return 0;
+}
+
+/* SPDK's target settings: the DH-HMAC-CHAP lists apply; the rest is checked by the
+ * compatibility table (nvfab has no admin passthrough or discovery filters). */
+static void rpc_nvmf_set_config(struct rpc_request *req, struct json_object *params)
+{
+	uint32_t hashes = g_tgt.dhchap_hashes, groups = g_tgt.dhchap_dhgroups;
+	struct json_object *rest = NULL, *v;
+	int rc = 0;
+
+	if (params && json_object_is_type(params, json_type_object)) {
+		if (json_object_object_get_ex(params, "dhchap_digests", &v))
+			rc = dhchap_names(req, v, "dhchap_digests", dhchap_hash_id, &hashes);
+		if (!rc && json_object_object_get_ex(params, "dhchap_dhgroups", &v))
+			rc = dhchap_names(req, v, "dhchap_dhgroups", dhchap_dhgroup_id, &groups);
+		if (rc)
+			return;
+		rest = json_object_new_object();
+		json_object_object_foreach(params, key, val) {
+			if (strcmp(key, "dhchap_digests") && strcmp(key, "dhchap_dhgroups"))
+				json_object_object_add(rest, key, json_object_get(val));
+		}
+	}
+	rc = rpc_spdk_setting_check(req, rest ? rest : params);
+	json_object_put(rest);
+	if (rc)
+		return;
+	g_tgt.dhchap_hashes = hashes;
+	g_tgt.dhchap_dhgroups = groups;
+	rpc_reply_bool(req, true);
+}
+
+static struct json_object *dhchap_names_json(uint32_t mask, const char *(*name_of)(uint8_t))
+{
+	struct json_object *a = json_object_new_array();
+
+	for (uint8_t id = 0; id < 32; id++)
+		if ((mask & (1u << id)) && name_of(id))
+			json_object_array_add(a, json_object_new_string(name_of(id)));
+	return a;
+}
+
 /* ---- save_config ---- */
 
 static void add_call(struct json_object *calls, const char *method, struct json_object *params)
@@ -860,6 +1024,7 @@ static void subsys_config(struct json_object *calls, const struct tgt_subsystem 
 		p = json_object_new_object();
 		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
 		json_object_object_add(p, "host", json_object_new_string(list_entry(pos, struct tgt_host, link)->nqn));
+		host_keys_json(p, list_entry(pos, struct tgt_host, link));
 		add_call(calls, "nvmf_subsystem_add_host", p);
 	}
 	for (uint32_t i = 1; i <= s->max_namespaces; i++) {
@@ -877,6 +1042,11 @@ static void subsys_config(struct json_object *calls, const struct tgt_subsystem 
 static void nvmf_config_write(struct json_object *calls)
 {
 	const struct list_node *pos;
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "dhchap_digests", dhchap_names_json(g_tgt.dhchap_hashes, dhchap_hash_name));
+	json_object_object_add(p, "dhchap_dhgroups", dhchap_names_json(g_tgt.dhchap_dhgroups, dhchap_dhgroup_name));
+	add_call(calls, "nvmf_set_config", p);
 
 	if (g_tgt.opts.created) {
 		struct json_object *t = transport_json();
@@ -892,6 +1062,7 @@ static void nvmf_config_write(struct json_object *calls)
 
 void nvmf_rpc_register(void)
 {
+	rpc_register_method("nvmf_set_config", rpc_nvmf_set_config);
 	rpc_register_method("nvmf_create_transport", rpc_nvmf_create_transport);
 	rpc_register_method("nvmf_get_transports", rpc_nvmf_get_transports);
 	rpc_register_method("nvmf_create_subsystem", rpc_nvmf_create_subsystem);
@@ -903,6 +1074,7 @@ void nvmf_rpc_register(void)
 	rpc_register_method("nvmf_subsystem_remove_listener", rpc_nvmf_subsystem_remove_listener);
 	rpc_register_method("nvmf_subsystem_add_host", rpc_nvmf_subsystem_add_host);
 	rpc_register_method("nvmf_subsystem_remove_host", rpc_nvmf_subsystem_remove_host);
+	rpc_register_method("nvmf_subsystem_set_keys", rpc_nvmf_subsystem_set_keys);
 	rpc_register_method("nvmf_subsystem_allow_any_host", rpc_nvmf_subsystem_allow_any_host);
 	rpc_register_method("nvmf_subsystem_get_controllers", rpc_nvmf_subsystem_get_controllers);
 	rpc_register_method("nvmf_get_stats", rpc_nvmf_get_stats);

@@ -128,6 +128,8 @@ static void req_dispatch(struct tgt_req *req)
 	struct tgt_qpair *qp = req->qp;
 
 	req->state = TGT_REQ_EXECUTING;
+	if (__builtin_expect(qp->auth_gate, 0) && !tgt_auth_admits(req))
+		return;
 	if (req->cmd.opc == NVME_FABRICS_OPC) {
 		tgt_fabrics_execute(req);
 		return;

@@ -147,32 +147,37 @@ int tgt_subsystem_delete(struct tgt_subsystem *s)
 	return 0;
 }
 
-bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn)
+struct tgt_host *tgt_subsystem_find_host(const struct tgt_subsystem *s, const char *hostnqn)
 {
 	const struct list_node *pos;
 
-	if (s->allow_any_host)
-		return true;
 	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next)
 		if (strcmp(list_entry(pos, struct tgt_host, link)->nqn, hostnqn) == 0)
-			return true;
-	return false;
+			return list_entry(pos, struct tgt_host, link);
+	return NULL;
 }
 
-int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn)
+bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn)
+{
+	return s->allow_any_host || tgt_subsystem_find_host(s, hostnqn);
+}
+
+int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn, const char *dhchap_key,
+			   const char *dhchap_ctrlr_key)
 {
 	struct tgt_host *h;
-	const struct list_node *pos;
 
 	if (!tgt_nqn_valid(hostnqn))
 		return -EINVAL;
-	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next)
-		if (strcmp(list_entry(pos, struct tgt_host, link)->nqn, hostnqn) == 0)
-			return -EEXIST;
+	if (tgt_subsystem_find_host(s, hostnqn))
+		return -EEXIST;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	snprintf(h->nqn, sizeof(h->nqn), "%s", hostnqn);
+	snprintf(h->dhchap_key, sizeof(h->dhchap_key), "%s", dhchap_key ? dhchap_key : "");
+	snprintf(h->dhchap_ctrlr_key, sizeof(h->dhchap_ctrlr_key), "%s",
+		 dhchap_ctrlr_key ? dhchap_ctrlr_key : "");
 	list_add_tail(&s->hosts, &h->link);
 	tgt_discovery_changed();
 	return 0;

@@ -16,7 +16,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "auth/dhchap.h"
 #include "bdev/bdev.h"
+#include "keyring/keyring.h"
 #include "spec/nvme_cmd.h"
 #include "util/evloop.h"
 #include "util/list.h"
@@ -86,6 +88,10 @@ enum tgt_subsys_type { TGT_SUBSYS_NVME, TGT_SUBSYS_DISCOVERY };
 
 struct tgt_host {
 	char nqn[NVMF_NQN_MAX + 1];
+	/* Keyring names of the host's DH-HMAC-CHAP secret and of the controller's ("" = none):
+	 * with a host secret, the host must authenticate; the material is read at Connect. */
+	char dhchap_key[KEYRING_NAME_MAX];
+	char dhchap_ctrlr_key[KEYRING_NAME_MAX];
 	struct list_node link;
 };
 
@@ -171,6 +177,9 @@ struct tgt_ctrlr {
 	 * last queue pair is gone; teardown functions hold one while they run (see ctrlr.c). */
 	int refs;
 	struct list_node link;          /* subsystem's ctrlrs */
+	/* DH-HMAC-CHAP: NULL when the host need not authenticate. Set at the admin Connect and
+	 * read-only afterwards, so that reactors read it for their queues (auth.c). */
+	struct tgt_ctrlr_auth *auth;
 };
 
 /* ---- queue pairs and requests (the transport embeds these) ---- */
@@ -193,6 +202,13 @@ struct tgt_qpair {
 	uint32_t max_icd;
 	char peer[80];                  /* "addr:port" for logs */
 	struct tgt_qpair_stats stats;
+	/* DH-HMAC-CHAP on this queue (auth.c): auth is NULL unless the controller requires it;
+	 * while auth_gate is set, only Authentication Send/Receive are served. auth_ok mirrors
+	 * success for the control thread's deadline check. */
+	struct dhchap_ctrl *auth;
+	bool auth_gate;
+	atomic_bool auth_ok;
+	uint64_t auth_deadline_ns;
 };
 
 enum tgt_req_state {
@@ -262,6 +278,9 @@ struct tgt {
 	uint64_t discovery_genctr;
 	uint16_t next_portid;
 	struct tgt_subsystem *discovery;
+	/* DH-HMAC-CHAP hashes and groups the controllers may choose (bit per ID; nvmf_set_config) */
+	uint32_t dhchap_hashes;
+	uint32_t dhchap_dhgroups;
 	/* nvfabd --check-config: listeners are checked but not opened (the running daemon may
 	 * hold the ports). */
 	bool dry_run;
@@ -288,7 +307,10 @@ void tgt_subsystem_get(struct tgt_subsystem *s);
 void tgt_subsystem_put(struct tgt_subsystem *s);
 struct tgt_subsystem *tgt_subsystem_find(const char *nqn);
 bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn);
-int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn);
+struct tgt_host *tgt_subsystem_find_host(const struct tgt_subsystem *s, const char *hostnqn);
+/* dhchap_key / dhchap_ctrlr_key: keyring names, or NULL. */
+int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn, const char *dhchap_key,
+			   const char *dhchap_ctrlr_key);
 int tgt_subsystem_remove_host(struct tgt_subsystem *s, const char *hostnqn);
 int tgt_subsystem_add_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr);
 int tgt_subsystem_remove_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr);
@@ -334,6 +356,20 @@ void tgt_ctrlr_aec_changed(struct tgt_ctrlr *c);
 void tgt_ctrlr_keep_alive(struct tgt_ctrlr *c);
 void tgt_ctrlr_notice_ns_changed(struct tgt_ctrlr *c, uint32_t nsid);
 void tgt_ctrlr_log_error(struct tgt_ctrlr *c, const struct tgt_req *req, uint16_t status);
+
+/* auth.c: DH-HMAC-CHAP */
+/* At the admin Connect of a host with a secret: loads the keys; the Connect response then
+ * asks for authentication (AUTHREQ.ATR). */
+int tgt_ctrlr_auth_setup(struct tgt_ctrlr *c, const struct tgt_host *h);
+void tgt_ctrlr_auth_stop(struct tgt_ctrlr *c);     /* the controller is being destroyed */
+void tgt_ctrlr_auth_free(struct tgt_ctrlr *c);
+/* Each queue of such a controller (admin and I/O) authenticates before anything else. */
+int tgt_qpair_auth_init(struct tgt_qpair *qp);
+void tgt_qpair_auth_fini(struct tgt_qpair *qp);
+/* Authentication Send / Receive. */
+void tgt_auth_execute(struct tgt_req *req);
+/* Whether req may run on its queue; if not, it is completed with Authentication Required. */
+bool tgt_auth_admits(struct tgt_req *req);
 
 /* request execution (fabrics.c, admin.c, io.c, discovery.c) */
 void tgt_req_execute(struct tgt_req *req);   /* entry point from the transport */

@@ -138,6 +138,7 @@ static void tcp_qpair_free(struct tcp_qpair *tq)
 	}
 	free(tq->reqs);
 	tcp_rx_fini(&tq->rx);
+	tgt_qpair_auth_fini(&tq->qp);
 	free(tq);
 }
 

@@ -77,6 +77,8 @@ int tgt_init(uint64_t core_mask, bool busy_poll, uint32_t poll_us)
 	tgt_transport_opts_default(&g_tgt.opts);
 	g_tgt.busy_poll = busy_poll;
 	g_tgt.poll_us = busy_poll ? 0 : poll_us;
+	g_tgt.dhchap_hashes = DHCHAP_ALL_HASHES;
+	g_tgt.dhchap_dhgroups = DHCHAP_ALL_DHGROUPS;
 	g_tgt.next_portid = 1;
 	g_tgt.control = evloop_create("control");
 	if (!g_tgt.control)

@@ -5,7 +5,7 @@
 #
 # For each harness: first every input in tests/fuzz/regressions/<harness>/ is replayed once
 # (each is a crash or hang found earlier: it must pass now), then the fuzzer runs for
-# NVFAB_FUZZ_SECONDS (default 45) on a copy of tests/fuzz/corpus/<harness>/, so the checked-in
+# NVFAB_FUZZ_SECONDS (default 36) on a copy of tests/fuzz/corpus/<harness>/, so the checked-in
 # corpus is not modified; --update-corpus merges what the run found back into it (libFuzzer
 # -merge=1 keeps only inputs that add coverage).
 #
@@ -19,9 +19,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL=(target_rx host_rx rpc_config trid)
+ALL=(target_rx host_rx rpc_config trid auth)
 BUILD=${NVFAB_FUZZ_BUILD:-build-fuzz}
-SECS=${NVFAB_FUZZ_SECONDS:-45}
+SECS=${NVFAB_FUZZ_SECONDS:-36}
 ARTIFACTS=${NVFAB_FUZZ_ARTIFACTS:-/tmp/nvfab-fuzz-artifacts}
 UPDATE=0
 harnesses=()
@@ -35,7 +35,7 @@ done
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${ALL[@]}")
 
 # Largest input per harness: a few PDUs of data for the receive paths, a config file, a line.
-declare -A MAXLEN=([target_rx]=70000 [host_rx]=32768 [rpc_config]=8192 [trid]=1024)
+declare -A MAXLEN=([target_rx]=70000 [host_rx]=32768 [rpc_config]=8192 [trid]=1024 [auth]=4096)
 
 if ! command -v clang >/dev/null; then
   echo "fuzz: clang is not installed (scripts/install-deps.sh installs clang and libclang-rt-14-dev)" >&2

@@ -7,7 +7,7 @@
 #   `make test` runs it through scripts/run-tests.sh with build-test (ASan +
 #   UBSan), `make interop` with build. nvfabd and nvfab come from BUILD_DIR.
 # env:
-#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire passthru gateway aarch64"  parts to run
+#   NVFAB_INTEROP_PARTS="kernel-host nvfab-host wire passthru gateway auth aarch64"  parts to run
 #   NVFAB_INTEROP_KEEP=1    keep the work dir (captures, logs) even on success
 #   NVFAB_INTEROP_PART_TIMEOUT=240   bound for each guest part
 #
@@ -22,6 +22,8 @@
 #                     nvfabd, ext4 through both hops; once more with digests
 #                     on the backend hop; once with the kernel target (a
 #                     second guest) as the backend (gateway.sh)
+#   auth              part 8: DH-HMAC-CHAP with Linux 6.12 (its own guest cache):
+#                     kernel host -> nvfabd and nvfab -> kernel target (auth.sh)
 #   aarch64           part 4: cross build, unit tests and a loopback session
 #                     under qemu-aarch64 (scripts/cross-aarch64.sh --native)
 # The last line is "interop: N passed, N failed"; the exit status is 0 only
@@ -31,7 +33,7 @@ set -uo pipefail
 cd "$REPO" || exit 1
 
 BUILD=${1:-build}
-PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire passthru gateway aarch64}
+PARTS=${NVFAB_INTEROP_PARTS:-kernel-host nvfab-host wire passthru gateway auth aarch64}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-interop.XXXXXX")
 T0=$EPOCHREALTIME
 passed=0 failed=0 failures=()
@@ -83,6 +85,9 @@ if want gateway; then
     part gateway "$INTEROP_DIR/gateway.sh" "$BUILD"
     part gateway-backend-digests "$INTEROP_DIR/gateway.sh" "$BUILD" --backend-digests
     part gateway-kernel-target "$INTEROP_DIR/gateway.sh" "$BUILD" --kernel-target
+fi
+if want auth; then
+    part auth "$INTEROP_DIR/auth.sh" "$BUILD"
 fi
 if want aarch64; then
     part aarch64 "$REPO/scripts/cross-aarch64.sh" --native "$BUILD"

@@ -18,6 +18,11 @@
 #                brd:            RAM block device, bdev backend (LBA 512 B)
 #                mixed:          odd nsids brd (512 B), even nsids file (4 KiB):
 #                                both LBA sizes and both nvmet backends at once
+#   hosts      with NVFAB_TARGET_HOSTNQN and NVFAB_TARGET_DHCHAP_KEY: only that
+#              host, which must authenticate with DH-HMAC-CHAP (configfs
+#              dhchap_key; NVFAB_TARGET_DHCHAP_CTRL_KEY for bidirectional,
+#              NVFAB_TARGET_DHCHAP_HASH e.g. "hmac(sha384)",
+#              NVFAB_TARGET_DHCHAP_DHGROUP e.g. ffdhe2048). Kernel 6.12 only.
 #   port 1     tcp/ipv4 0.0.0.0:4420, optional
 #              NVFAB_TARGET_INLINE_DATA_SIZE -> param_inline_data_size
 # The discovery subsystem (nqn.2014-08.org.nvmexpress.discovery) is served on
@@ -41,6 +46,20 @@ SIZE=${NVFAB_TARGET_SIZE_MIB:-64}
 NS_COUNT=${NVFAB_TARGET_NS_COUNT:-1}
 BACKEND=${NVFAB_TARGET_BACKEND:-file}
 INLINE=${NVFAB_TARGET_INLINE_DATA_SIZE:-}
+HOSTNQN=${NVFAB_TARGET_HOSTNQN:-}
+
+# The subsystem admits HOSTNQN only, after DH-HMAC-CHAP with the given keys.
+auth_host() {
+    h=$NVMET/hosts/$HOSTNQN
+    mkdir "$h"
+    echo "$NVFAB_TARGET_DHCHAP_KEY" > "$h/dhchap_key"
+    [ -z "${NVFAB_TARGET_DHCHAP_CTRL_KEY:-}" ] || echo "$NVFAB_TARGET_DHCHAP_CTRL_KEY" > "$h/dhchap_ctrl_key"
+    [ -z "${NVFAB_TARGET_DHCHAP_HASH:-}" ] || echo "$NVFAB_TARGET_DHCHAP_HASH" > "$h/dhchap_hash"
+    [ -z "${NVFAB_TARGET_DHCHAP_DHGROUP:-}" ] || echo "$NVFAB_TARGET_DHCHAP_DHGROUP" > "$h/dhchap_dhgroup"
+    echo 0 > "$NVMET/subsystems/$NQN/attr_allow_any_host"
+    ln -s "$h" "$NVMET/subsystems/$NQN/allowed_hosts/$HOSTNQN"
+    echo "host $HOSTNQN: dhchap_hash $(cat "$h/dhchap_hash") dhchap_dhgroup $(cat "$h/dhchap_dhgroup")"
+}
 
 configure() {
     nvmet_subsys "$NQN"
@@ -58,6 +77,7 @@ configure() {
         fi
         n=$((n + 1))
     done
+    [ -z "$HOSTNQN" ] || auth_host
     nvmet_port 1 0.0.0.0 4420
     [ -z "$INLINE" ] || echo "$INLINE" > "$NVMET/ports/1/param_inline_data_size"
     nvmet_link 1 "$NQN"

@@ -44,6 +44,8 @@
 #define GW_MAX_NS 256           /* namespaces one controller exports as bdevs */
 
 /* What bdev_nvme_attach_controller asks for (SPDK's names). */
+#define GW_KEY_NAME_MAX 128    /* KEYRING_NAME_MAX */
+
 struct gw_attach_params {
 	char name[GW_NAME_MAX];
 	struct nvfab_trid trid;
@@ -51,6 +53,10 @@ struct gw_attach_params {
 	char multipath[16];     /* "" (SPDK's default: multipath), "disable", "failover" or
 				 * "multipath"; paths are used one at a time either way */
 	int32_t fast_io_fail_timeout_sec;   /* also in opts.fast_io_fail_tmo_s */
+	/* Keyring names of the DH-HMAC-CHAP secrets ("" = none). Their material is put in opts
+	 * for the connect only and wiped from the copy kept here. */
+	char dhchap_key[GW_KEY_NAME_MAX];
+	char dhchap_ctrlr_key[GW_KEY_NAME_MAX];
 };
 
 struct gw_ctrlr;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include <nvme/types.h>
 
 #include "bdev/bdev_internal.h"
@@ -290,6 +292,9 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	list_init(&c->link);
 	pthread_mutex_init(&c->queues_lock, NULL);
 	c->ctrlr = nvfab_ctrlr_connect(&p->trid, &p->opts, &nerr);
+	/* libnvfab keeps its own parsed copy of the secrets; this one is not needed again. */
+	OPENSSL_cleanse(c->params.opts.dhchap_secret, sizeof(c->params.opts.dhchap_secret));
+	OPENSSL_cleanse(c->params.opts.dhchap_ctrl_secret, sizeof(c->params.opts.dhchap_ctrl_secret));
 	if (!c->ctrlr) {
 		snprintf(err, errlen, "cannot attach %s to %s:%s (%s): %s", p->name, p->trid.traddr,
 			 p->trid.trsvcid, p->trid.subnqn, nerr.msg);

@@ -12,9 +12,11 @@
 #include <strings.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "gateway/gateway.h"
 #include "gateway/gateway_rpc.h"
+#include "keyring/keyring.h"
 #include "rpc/rpc.h"
 
 struct gw_rpc_attach {
@@ -26,6 +28,8 @@ struct gw_rpc_attach {
 	char subnqn[NVFAB_NQN_MAX + 1];
 	char hostnqn[NVFAB_NQN_MAX + 1];
 	char multipath[16];
+	char dhchap_key[GW_KEY_NAME_MAX];
+	char dhchap_ctrlr_key[GW_KEY_NAME_MAX];
 	bool hdgst, ddgst;
 	int32_t ctrlr_loss_timeout_sec;
 	int32_t reconnect_delay_sec;
@@ -58,6 +62,8 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 	S(subnqn, true, offsetof(struct gw_rpc_attach, has_subnqn)),
 	S(hostnqn, true, offsetof(struct gw_rpc_attach, has_hostnqn)),
 	S(multipath, true, offsetof(struct gw_rpc_attach, has_multipath)),
+	S(dhchap_key, true, 0),
+	S(dhchap_ctrlr_key, true, 0),
 	N(hdgst, RPC_PARAM_BOOL, 0),
 	N(ddgst, RPC_PARAM_BOOL, 0),
 	N(ctrlr_loss_timeout_sec, RPC_PARAM_INT32, offsetof(struct gw_rpc_attach, has_loss)),
@@ -130,6 +136,51 @@ static const struct rpc_param gw_rpc_set_options_params[] = {
 	NVME_KNOB("rdma_umr_per_io", json_type_boolean),
 	NVME_KNOB("enable_flush", json_type_boolean),
 };
+
+/* One DH-HMAC-CHAP secret from the keyring into buf; replies and returns -errno if it cannot. */
+static int gw_rpc_secret(struct rpc_request *req, const char *param, const char *name, char *buf,
+			 size_t len)
+{
+	const struct keyring_key *key = keyring_find(name);
+	int rc;
+
+	if (!key) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter '%s': no key %s in the keyring (keyring_file_add_key)",
+				param, name);
+		return -ENOKEY;
+	}
+	rc = keyring_key_read(key, buf, len);
+	if (rc < 0) {
+		rpc_reply_error(req, rc, "Cannot read key %s from %s: %s", name, key->path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* dhchap_key / dhchap_ctrlr_key (SPDK's names: keyring names): the secrets go into opts for the
+ * connect (libnvfab checks their format), the names into p for save_config. */
+static int gw_rpc_secrets(struct rpc_request *req, const struct gw_rpc_attach *a,
+			  struct gw_attach_params *p)
+{
+	struct nvfab_ctrlr_opts *o = &p->opts;
+
+	if (a->dhchap_ctrlr_key[0] && !a->dhchap_key[0]) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameters: dhchap_ctrlr_key needs dhchap_key");
+		return -EINVAL;
+	}
+	if (a->dhchap_key[0] &&
+	    gw_rpc_secret(req, "dhchap_key", a->dhchap_key, o->dhchap_secret, sizeof(o->dhchap_secret)))
+		return -EINVAL;
+	if (a->dhchap_ctrlr_key[0] &&
+	    gw_rpc_secret(req, "dhchap_ctrlr_key", a->dhchap_ctrlr_key, o->dhchap_ctrl_secret,
+			  sizeof(o->dhchap_ctrl_secret)))
+		return -EINVAL;
+	snprintf(p->dhchap_key, sizeof(p->dhchap_key), "%s", a->dhchap_key);
+	snprintf(p->dhchap_ctrlr_key, sizeof(p->dhchap_ctrlr_key), "%s", a->dhchap_ctrlr_key);
+	return 0;
+}
 
 /* SPDK's rules for the reconnect settings (bdev_nvme_check_io_error_resiliency_params). */
 static const char *gw_resiliency_error(int32_t loss, int32_t delay, int32_t fast_fail)
@@ -256,7 +307,7 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 		return -EINVAL;
 	}
 	snprintf(p->multipath, sizeof(p->multipath), "%s", a->has_multipath ? a->multipath : "");
-	return 0;
+	return gw_rpc_secrets(req, a, p);
 }
 
 /* Multipath mode: "" is SPDK's default ("multipath"). */
@@ -327,18 +378,21 @@ static void gw_rpc_attach(struct rpc_request *req, struct json_object *params)
 
 	if (RPC_DECODE(req, params, gw_rpc_attach_params, &a))
 		return;
-	if (gw_rpc_params(req, &a, &p))
-		return;
-	c = gw_lookup(p.name);
-	if (c) {
-		gw_rpc_add_path(req, c, &p);
-		return;
+	rc = gw_rpc_params(req, &a, &p);
+	if (!rc) {
+		c = gw_lookup(p.name);
+		if (c) {
+			gw_rpc_add_path(req, c, &p);
+			rc = 1;         /* replied */
+		} else {
+			rc = gw_attach(&p, &c, err, sizeof(err));
+			if (rc)
+				rpc_reply_error(req, rc == -EEXIST ? -EEXIST : rc, "%s", err);
+		}
 	}
-	rc = gw_attach(&p, &c, err, sizeof(err));
-	if (rc) {
-		rpc_reply_error(req, rc == -EEXIST ? -EEXIST : rc, "%s", err);
+	OPENSSL_cleanse(&p.opts, sizeof(p.opts));   /* it held the secrets */
+	if (rc)
 		return;
-	}
 	names = json_object_new_array();
 	for (uint32_t i = 0; i < c->nns; i++)
 		json_object_array_add(names, json_object_new_string(c->ns[i]->bdev.name));
@@ -522,6 +576,10 @@ static struct json_object *gw_rpc_attach_call(const struct gw_ctrlr *c, const st
 	json_object_object_add(o, "subnqn", json_object_new_string(p->trid.subnqn));
 	if (p->opts.hostnqn[0])
 		json_object_object_add(o, "hostnqn", json_object_new_string(p->opts.hostnqn));
+	if (p->dhchap_key[0])
+		json_object_object_add(o, "dhchap_key", json_object_new_string(p->dhchap_key));
+	if (p->dhchap_ctrlr_key[0])
+		json_object_object_add(o, "dhchap_ctrlr_key", json_object_new_string(p->dhchap_ctrlr_key));
 	json_object_object_add(o, "hdgst", json_object_new_boolean(p->opts.hdgst));
 	json_object_object_add(o, "ddgst", json_object_new_boolean(p->opts.ddgst));
 	json_object_object_add(o, "ctrlr_loss_timeout_sec",

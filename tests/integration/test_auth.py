@@ -349,3 +349,32 @@ def test_keys_in_config_rotation_and_rpc_errors(tmp_path, keys):
     with Target(cfg, tmpdir=str(tmp_path / "t2")):
         r = nvfab("identify", "-r", trid(port2), "-q", HOSTNQN, "--dhchap-secret", keys["other_file"])
         assert r.returncode == 0, r.stderr
+
+
+def test_gateway_backend_hop_authenticates(tmp_path, keys):
+    """The gateway's bdev_nvme_attach_controller with dhchap_key/dhchap_ctrlr_key (keyring names,
+    as SPDK's): the backend connection authenticates both ways and I/O through both hops is
+    verified; a wrong key is refused with the reason; save_config keeps the names."""
+    from test_gateway import GW_NQN, export
+    port = free_port()
+    with Target(auth_config(port, keys), tmpdir=str(tmp_path / "storage")) as storage, \
+            Target(tmpdir=str(tmp_path / "gateway")) as gw:
+        for name, path in (("hk", keys["host_file"]), ("ck", keys["ctrl_file"]), ("bad", keys["other_file"])):
+            assert gw.rpc("keyring_file_add_key", {"name": name, "path": path})["result"] is True
+        attach = {"name": "Remote0", "trtype": "tcp", "traddr": "127.0.0.1", "adrfam": "ipv4",
+                  "trsvcid": str(port), "subnqn": SUBNQN, "hostnqn": HOSTNQN}
+        err = gw.rpc("bdev_nvme_attach_controller", dict(attach, dhchap_key="bad"))
+        assert "refused authentication" in json.dumps(err), err
+        err = gw.rpc("bdev_nvme_attach_controller", dict(attach, dhchap_key="nope"))
+        assert "no key nope in the keyring" in json.dumps(err), err
+        names = gw.rpc("bdev_nvme_attach_controller", dict(attach, dhchap_key="hk", dhchap_ctrlr_key="ck"))
+        assert names.get("result") == ["Remote0n1"], names
+        front = free_port()
+        export(gw, ["Remote0n1"], front)
+        r = nvfab("perf", "-r", f"trtype:TCP traddr:127.0.0.1 trsvcid:{front} subnqn:{GW_NQN}", "-q", "8",
+                  "-o", "4096", "-w", "randrw", "-t", "1", "--verify")
+        assert r.returncode == 0 and "errors: 0 I/O, 0 verify" in r.stdout, r.stdout + r.stderr
+        cfg = json.dumps(gw.rpc("save_config")["result"])
+        assert '"dhchap_key": "hk"' in cfg and '"dhchap_ctrlr_key": "ck"' in cfg
+        assert keys["host_secret"].split(":")[2] not in cfg
+        assert "authenticated (DH-HMAC-CHAP sha512, ffdhe2048, bidirectional)" in storage.read_log()

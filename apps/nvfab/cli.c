@@ -147,7 +147,7 @@ static void secret_opt(const char *cmd, const char *usage, const char *what, con
 	size_t n;
 	FILE *f;
 
-	if (strncmp(arg, "DHHC-1:", 7) == 0) {
+	if (strncmp(arg, "DHHC-1:", 7) == 0 || strncmp(arg, "NVMeTLSkey-1:", 13) == 0) {
 		if (strlen(arg) >= len)
 			cli_usage_error(cmd, usage, "%s: too long for a secret", what);
 		snprintf(out, len, "%s", arg);
@@ -155,7 +155,7 @@ static void secret_opt(const char *cmd, const char *usage, const char *what, con
 	}
 	f = fopen(arg, "r");
 	if (!f)
-		cli_usage_error(cmd, usage, "%s: '%s' is neither a DHHC-1 secret nor a readable file: %s",
+		cli_usage_error(cmd, usage, "%s: '%s' is neither a key nor a readable file: %s",
 				what, arg, strerror(errno));
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
 		fclose(f);
@@ -209,6 +209,12 @@ bool cli_conn_option(const char *cmd, const char *usage, int opt, const char *ar
 	case CLI_OPT_DHCHAP_CTRL_SECRET:
 		secret_opt(cmd, usage, "--dhchap-ctrl-secret", arg, o->dhchap_ctrl_secret,
 			   sizeof(o->dhchap_ctrl_secret));
+		return true;
+	case CLI_OPT_TLS:
+		/* The key says everything; --tls is nvme-cli's switch, accepted for the same scripts. */
+		return true;
+	case CLI_OPT_TLS_KEY:
+		secret_opt(cmd, usage, "--tls-key", arg, o->tls_psk, sizeof(o->tls_psk));
 		return true;
 	case 'v':
 		nvfab_set_log_level(++verbosity + 1);

@@ -29,6 +29,8 @@ enum {
 	CLI_OPT_CONNECT_TIMEOUT,
 	CLI_OPT_DHCHAP_SECRET,
 	CLI_OPT_DHCHAP_CTRL_SECRET,
+	CLI_OPT_TLS,
+	CLI_OPT_TLS_KEY,
 	CLI_OPT_FIRST_FREE,
 };
 
@@ -43,6 +45,8 @@ enum {
 	{"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT},     \
 	{"dhchap-secret", required_argument, NULL, CLI_OPT_DHCHAP_SECRET},         \
 	{"dhchap-ctrl-secret", required_argument, NULL, CLI_OPT_DHCHAP_CTRL_SECRET}, \
+	{"tls", no_argument, NULL, CLI_OPT_TLS},                                   \
+	{"tls-key", required_argument, NULL, CLI_OPT_TLS_KEY},                     \
 	{"verbose", no_argument, NULL, 'v'}
 
 #define CLI_CONN_HELP                                                                      \
@@ -57,6 +61,7 @@ enum {
 	"      --connect-timeout MS the whole connection set-up (default 5000)\n"    \
 	"      --dhchap-secret S    DH-HMAC-CHAP host secret, DHHC-1:xx:...: or a file holding it\n" \
 	"      --dhchap-ctrl-secret S  controller secret: authenticate the controller too\n" \
+	"      --tls --tls-key K    TLS 1.3 with the PSK K (NVMeTLSkey-1:xx:...: or a file)\n" \
 	"  -v, --verbose            library log messages (repeat for more)\n"
 
 /* Defaults for one-shot tools: no reconnect. */

@@ -40,7 +40,8 @@ static const char usage[] =
 	"SIGINT stops the run early and prints the summary.\n"
 	"connection options: --hostnqn NQN, -I/--hostid, -g/--hdr-digest, -G/--data-digest,\n"
 	"  --keep-alive-tmo S, --ctrl-loss-tmo S (default 0), --reconnect-delay S,\n"
-	"  --connect-timeout MS, --dhchap-secret S, --dhchap-ctrl-secret S, -v/--verbose\n";
+	"  --connect-timeout MS, --dhchap-secret S, --dhchap-ctrl-secret S, --tls --tls-key K,\n"
+	"  -v/--verbose\n";
 
 static volatile sig_atomic_t perf_signalled;
 

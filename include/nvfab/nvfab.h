@@ -118,6 +118,10 @@ struct nvfab_ctrlr_opts {
 					  * 3 SHA-512); 0 = all */
 	uint32_t dhchap_dhgroups;        /* DH groups offered, bit per ID (0 null, 1 ffdhe2048 ..
 					  * 5 ffdhe8192); 0 = all */
+	/* TLS 1.3 with this pre-shared key ("NVMeTLSkey-1:xx:<base64>:"; "" = plain TCP): every
+	 * queue's connection starts with the handshake, identity "NVMe0R0xx <hostnqn>
+	 * <subnqn>". Copied and parsed at connect, like the DH-HMAC-CHAP secrets. */
+	char tls_psk[128];
 };
 
 void nvfab_ctrlr_opts_init(struct nvfab_ctrlr_opts *opts);

@@ -53,10 +53,11 @@ struct gw_attach_params {
 	char multipath[16];     /* "" (SPDK's default: multipath), "disable", "failover" or
 				 * "multipath"; paths are used one at a time either way */
 	int32_t fast_io_fail_timeout_sec;   /* also in opts.fast_io_fail_tmo_s */
-	/* Keyring names of the DH-HMAC-CHAP secrets ("" = none). Their material is put in opts
-	 * for the connect only and wiped from the copy kept here. */
+	/* Keyring names of the DH-HMAC-CHAP secrets and the TLS PSK ("" = none). Their material
+	 * is put in opts for the connect only and wiped from the copy kept here. */
 	char dhchap_key[GW_KEY_NAME_MAX];
 	char dhchap_ctrlr_key[GW_KEY_NAME_MAX];
+	char psk[GW_KEY_NAME_MAX];      /* TLS on the backend connection */
 };
 
 struct gw_ctrlr;

@@ -295,6 +295,7 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	/* libnvfab keeps its own parsed copy of the secrets; this one is not needed again. */
 	OPENSSL_cleanse(c->params.opts.dhchap_secret, sizeof(c->params.opts.dhchap_secret));
 	OPENSSL_cleanse(c->params.opts.dhchap_ctrl_secret, sizeof(c->params.opts.dhchap_ctrl_secret));
+	OPENSSL_cleanse(c->params.opts.tls_psk, sizeof(c->params.opts.tls_psk));
 	if (!c->ctrlr) {
 		snprintf(err, errlen, "cannot attach %s to %s:%s (%s): %s", p->name, p->trid.traddr,
 			 p->trid.trsvcid, p->trid.subnqn, nerr.msg);

@@ -30,6 +30,7 @@ struct gw_rpc_attach {
 	char multipath[16];
 	char dhchap_key[GW_KEY_NAME_MAX];
 	char dhchap_ctrlr_key[GW_KEY_NAME_MAX];
+	char psk[GW_KEY_NAME_MAX];
 	bool hdgst, ddgst;
 	int32_t ctrlr_loss_timeout_sec;
 	int32_t reconnect_delay_sec;
@@ -64,6 +65,7 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 	S(multipath, true, offsetof(struct gw_rpc_attach, has_multipath)),
 	S(dhchap_key, true, 0),
 	S(dhchap_ctrlr_key, true, 0),
+	S(psk, true, 0),
 	N(hdgst, RPC_PARAM_BOOL, 0),
 	N(ddgst, RPC_PARAM_BOOL, 0),
 	N(ctrlr_loss_timeout_sec, RPC_PARAM_INT32, offsetof(struct gw_rpc_attach, has_loss)),
@@ -158,8 +160,8 @@ static int gw_rpc_secret(struct rpc_request *req, const char *param, const char 
 	return 0;
 }
 
-/* dhchap_key / dhchap_ctrlr_key (SPDK's names: keyring names): the secrets go into opts for the
- * connect (libnvfab checks their format), the names into p for save_config. */
+/* dhchap_key / dhchap_ctrlr_key / psk (SPDK's names: keyring names): the secrets go into opts for
+ * the connect (libnvfab checks their format), the names into p for save_config. */
 static int gw_rpc_secrets(struct rpc_request *req, const struct gw_rpc_attach *a,
 			  struct gw_attach_params *p)
 {
@@ -177,8 +179,11 @@ static int gw_rpc_secrets(struct rpc_request *req, const struct gw_rpc_attach *a
 	    gw_rpc_secret(req, "dhchap_ctrlr_key", a->dhchap_ctrlr_key, o->dhchap_ctrl_secret,
 			  sizeof(o->dhchap_ctrl_secret)))
 		return -EINVAL;
+	if (a->psk[0] && gw_rpc_secret(req, "psk", a->psk, o->tls_psk, sizeof(o->tls_psk)))
+		return -EINVAL;
 	snprintf(p->dhchap_key, sizeof(p->dhchap_key), "%s", a->dhchap_key);
 	snprintf(p->dhchap_ctrlr_key, sizeof(p->dhchap_ctrlr_key), "%s", a->dhchap_ctrlr_key);
+	snprintf(p->psk, sizeof(p->psk), "%s", a->psk);
 	return 0;
 }
 
@@ -580,6 +585,8 @@ static struct json_object *gw_rpc_attach_call(const struct gw_ctrlr *c, const st
 		json_object_object_add(o, "dhchap_key", json_object_new_string(p->dhchap_key));
 	if (p->dhchap_ctrlr_key[0])
 		json_object_object_add(o, "dhchap_ctrlr_key", json_object_new_string(p->dhchap_ctrlr_key));
+	if (p->psk[0])
+		json_object_object_add(o, "psk", json_object_new_string(p->psk));
 	json_object_object_add(o, "hdgst", json_object_new_boolean(p->opts.hdgst));
 	json_object_object_add(o, "ddgst", json_object_new_boolean(p->opts.ddgst));
 	json_object_object_add(o, "ctrlr_loss_timeout_sec",

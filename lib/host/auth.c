@@ -39,6 +39,13 @@ int host_auth_setup(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
 			ctrlr->has_dhchap_ctrl_key = rc == 0;
 		}
 	}
+	if (!rc && o->tls_psk[0]) {
+		rc = tls_psk_parse(o->tls_psk, &ctrlr->tls_key, &why);
+		if (rc)
+			host_error_set(err, rc, 0, "bad TLS PSK: %s", why);
+		ctrlr->has_tls_key = rc == 0;
+	}
+	OPENSSL_cleanse(o->tls_psk, sizeof(o->tls_psk));
 	if (!o->dhchap_hashes)
 		o->dhchap_hashes = DHCHAP_ALL_HASHES;
 	if (!o->dhchap_dhgroups)

@@ -364,6 +364,7 @@ static void ctrlr_free(struct nvfab_ctrlr *ctrlr)
 	pthread_mutex_destroy(&ctrlr->ns_lock);
 	dhchap_secret_clear(&ctrlr->dhchap_key);
 	dhchap_secret_clear(&ctrlr->dhchap_ctrl_key);
+	tls_psk_clear(&ctrlr->tls_key);
 	free(ctrlr);
 }
 

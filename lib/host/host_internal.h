@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "auth/dhchap.h"
+#include "auth/tls_psk.h"
 #include "nvfab/nvfab.h"
 #include "spec/nvme_cmd.h"
 #include "spec/nvme_tcp.h"
@@ -181,6 +182,9 @@ struct nvfab_ctrlr {
 	/* DH-HMAC-CHAP, parsed from opts at connect (whose copies are then wiped) */
 	struct dhchap_secret dhchap_key, dhchap_ctrl_key;
 	bool has_dhchap_key, has_dhchap_ctrl_key;
+	/* TLS: the configured PSK, parsed from opts.tls_psk at connect */
+	struct tls_psk tls_key;
+	bool has_tls_key;
 	_Atomic uint16_t auth_tid;     /* transaction IDs, one per exchange */
 };
 
@@ -191,6 +195,9 @@ int host_auth_setup(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
  * controller asks for it or the host holds a controller secret. 0, or -EACCES with err set. */
 int host_qpair_authenticate(struct host_qpair *qp, uint32_t connect_dw0, uint64_t deadline_ns,
 			    struct nvfab_error *err);
+/* TLS 1.3 on the fresh connection of qp to path t, before ICReq. 0, or -errno with err set. */
+int host_qpair_start_tls(struct host_qpair *qp, const struct nvfab_trid *t, uint64_t deadline_ns,
+			 struct nvfab_error *err);
 
 /* ---- time ---- */
 uint64_t host_now_ns(void);

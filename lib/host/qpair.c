@@ -102,8 +102,17 @@ int host_qpair_init(struct host_qpair *qp, struct nvfab_ctrlr *ctrlr, uint16_t q
 	return 0;
 }
 
+/* The TLS session goes with the socket it runs on. */
+static void qp_tls_free(struct host_qpair *qp)
+{
+	tcp_tls_free(qp->tx.tls);
+	qp->tx.tls = NULL;
+	qp->rx.tls = NULL;
+}
+
 void host_qpair_fini(struct host_qpair *qp)
 {
+	qp_tls_free(qp);
 	if (qp->fd >= 0)
 		close(qp->fd);
 	qp->fd = -1;
@@ -432,7 +441,10 @@ static int qp_on_c2h_done(struct host_qpair *qp, struct tcp_rx *rx, bool ddgst_o
 		req->cpl.transport_err = -EBADMSG;
 	}
 	if (h->ch.flags & NVME_TCP_F_DATA_SUCCESS) {
-		if (!(h->ch.flags & NVME_TCP_F_DATA_LAST) || req->c2h_next != req->len)
+		/* A read must bring all its data. A fabrics command may bring less than its buffer
+		 * holds: SPDK's target answers Authentication Receive with the message only. */
+		if (!(h->ch.flags & NVME_TCP_F_DATA_LAST) ||
+		    (req->c2h_next != req->len && req->sqe.opc != NVME_FABRICS_OPC))
 			return tcp_rx_fail(rx, NVME_TCP_FES_INVALID_HEADER,
 					   offsetof(struct nvme_tcp_common_hdr, flags),
 					   "SUCCESS flag before the last data");
@@ -536,6 +548,7 @@ void host_qpair_close(struct host_qpair *qp, int err, bool hold)
 		 */
 		if (qp->outstanding || tcp_tx_pending(&qp->tx))
 			tcp_sock_abort(qp->fd);
+		qp_tls_free(qp);
 		close(qp->fd);
 		qp->fd = -1;
 	}
@@ -789,6 +802,13 @@ int host_qpair_connect(struct host_qpair *qp, uint16_t cntlid, uint64_t deadline
 	qp->state = HOST_QP_CONNECTING;
 	qp->deferred_err = 0;
 	qp_rx_reset(qp);
+	if (ctrlr->has_tls_key) {
+		rc = host_qpair_start_tls(qp, t, deadline_ns, err);
+		if (rc) {
+			host_qpair_close(qp, rc, false);
+			return rc;
+		}
+	}
 
 	qp_send_icreq(qp);
 	rc = host_qpair_wait(qp, &qp->ic_done, deadline_ns);

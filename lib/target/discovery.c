@@ -12,15 +12,17 @@ static void disc_entry_fill(struct nvmf_disc_log_entry *e, const struct tgt_subs
 	e->trtype = NVMF_TRTYPE_TCP;
 	e->adrfam = strcasecmp(sl->addr.adrfam, "IPv6") == 0 ? NVMF_ADDR_FAMILY_IP6 : NVMF_ADDR_FAMILY_IP4;
 	e->subtype = s->type == TGT_SUBSYS_DISCOVERY ? NVME_NQN_CURR : NVME_NQN_NVME;
-	/* No secure channel required; SQ flow control may be disabled (enables C2H SUCCESS). */
-	e->treq = NVMF_TREQ_NOT_REQUIRED | NVMF_TREQ_DISABLE_SQFLOW;
+	/* A secure listener requires TLS (TLS 1.3: SECTYPE 2); SQ flow control may be disabled
+	 * (enables C2H SUCCESS). */
+	e->treq = (sl->addr.secure ? NVMF_TREQ_REQUIRED : NVMF_TREQ_NOT_REQUIRED) |
+		  NVMF_TREQ_DISABLE_SQFLOW;
 	e->portid = sl->listener->portid;
 	e->cntlid = 0xffff; /* dynamic controller model */
 	e->asqsz = (uint16_t)g_tgt.opts.max_aq_depth;
 	strncpy(e->trsvcid, sl->addr.trsvcid, sizeof(e->trsvcid));
 	strncpy(e->subnqn, s->nqn, sizeof(e->subnqn));
 	strncpy(e->traddr, sl->addr.traddr, sizeof(e->traddr));
-	e->tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+	e->tsas.tcp.sectype = sl->addr.secure ? NVMF_TCP_SECTYPE_TLS13 : NVMF_TCP_SECTYPE_NONE;
 }
 
 static uint32_t disc_count(const struct tgt_subsystem *s, const char *hostnqn, struct nvmf_disc_log_entry *out)

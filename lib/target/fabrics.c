@@ -131,6 +131,7 @@ static void fabrics_connect(struct tgt_req *req)
 	struct tgt_qpair *qp = req->qp;
 	struct tgt_subsystem *s;
 	char subnqn[NVMF_NQN_MAX + 1], hostnqn[NVMF_NQN_MAX + 1];
+	const char *why = NULL;
 	bool host_empty;
 
 	if (qp->ctrlr) {
@@ -183,6 +184,11 @@ static void fabrics_connect(struct tgt_req *req)
 	}
 	if (!tgt_subsystem_host_allowed(s, hostnqn)) {
 		log_warn("%s: host %s is not allowed on %s", qp->peer, hostnqn, subnqn);
+		tgt_req_complete_status(req, CONNECT_STATUS(NVME_SC_CONNECT_INVALID_HOST) | NVME_STATUS_DNR);
+		return;
+	}
+	if (!tgt_tls_connect_allowed(qp, s, hostnqn, &why)) {
+		log_warn("%s: Connect of host %s to %s refused: %s", qp->peer, hostnqn, subnqn, why);
 		tgt_req_complete_status(req, CONNECT_STATUS(NVME_SC_CONNECT_INVALID_HOST) | NVME_STATUS_DNR);
 		return;
 	}

@@ -113,6 +113,9 @@ int tgt_listener_get(const struct tgt_listen_addr *addr, struct tgt_listener **o
 	int fd, rc;
 
 	if (l) {
+		/* One port speaks TLS or not, for every subsystem on it. */
+		if (l->addr.secure != addr->secure)
+			return -EPROTOTYPE;
 		l->refs++;
 		*out = l;
 		return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/tls_psk.h"
 #include "rpc/rpc.h"
 #include "target/nvmf_rpc.h"
 #include "target/target.h"
@@ -381,6 +382,8 @@ static void host_keys_json(struct json_object *o, const struct tgt_host *h)
 		json_object_object_add(o, "dhchap_key", json_object_new_string(h->dhchap_key));
 	if (h->dhchap_ctrlr_key[0])
 		json_object_object_add(o, "dhchap_ctrlr_key", json_object_new_string(h->dhchap_ctrlr_key));
+	if (h->psk[0])
+		json_object_object_add(o, "psk", json_object_new_string(h->psk));
 }
 
 static struct json_object *subsys_json(const struct tgt_subsystem *s)
@@ -591,14 +594,14 @@ struct listener_params {
 	char nqn[NVMF_NQN_MAX + 2];
 	char tgt_name[64];
 	struct json_object *addr;
+	bool secure_channel;
 };
 
 static const struct rpc_param listener_spec[] = {
 	{"nqn", RPC_PARAM_STRING, offsetof(struct listener_params, nqn), NVMF_NQN_MAX + 2, false, 0},
 	{"listen_address", RPC_PARAM_OBJECT, offsetof(struct listener_params, addr), 0, false, 0},
 	{"tgt_name", RPC_PARAM_STRING, offsetof(struct listener_params, tgt_name), 64, true, 0},
-	RPC_COMPAT_DEFAULT("secure_channel", json_type_boolean, "false",
-			   "TLS on NVMe/TCP is not supported yet"),
+	{"secure_channel", RPC_PARAM_BOOL, offsetof(struct listener_params, secure_channel), 0, true, 0},
 	RPC_COMPAT_KNOB("ana_state", json_type_string,
 			"ANA state of the listener; without ANA reporting it has no effect"),
 	RPC_COMPAT_KNOB("sock_impl", json_type_string,
@@ -634,6 +637,7 @@ static int rpc_decode_listener(struct rpc_request *req, struct json_object *para
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'listen_address.%s", why);
 		return -EINVAL;
 	}
+	addr->secure = p.secure_channel;
 	return 0;
 }
 
@@ -653,6 +657,12 @@ static void rpc_nvmf_subsystem_add_listener(struct rpc_request *req, struct json
 	rc = tgt_subsystem_add_listener(s, &addr);
 	if (rc == -EEXIST) {
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Listener %s:%s already exists on %s", addr.traddr, addr.trsvcid, s->nqn);
+		return;
+	}
+	if (rc == -EPROTOTYPE) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter 'secure_channel': %s:%s is already a %s listener of another subsystem",
+				addr.traddr, addr.trsvcid, addr.secure ? "plain TCP" : "TLS (secure_channel)");
 		return;
 	}
 	if (rc) {
@@ -683,7 +693,7 @@ struct host_params {
 	char nqn[NVMF_NQN_MAX + 2];
 	char host[NVMF_NQN_MAX + 2];
 	char tgt_name[64];
-	char psk[256];
+	char psk[KEYRING_NAME_MAX];
 	char dhchap_key[KEYRING_NAME_MAX];
 	char dhchap_ctrlr_key[KEYRING_NAME_MAX];
 	bool has_psk, has_dhchap;
@@ -693,7 +703,7 @@ static const struct rpc_param host_spec[] = {
 	{"nqn", RPC_PARAM_STRING, offsetof(struct host_params, nqn), NVMF_NQN_MAX + 2, false, 0},
 	{"host", RPC_PARAM_STRING, offsetof(struct host_params, host), NVMF_NQN_MAX + 2, false, 0},
 	{"tgt_name", RPC_PARAM_STRING, offsetof(struct host_params, tgt_name), 64, true, 0},
-	{"psk", RPC_PARAM_STRING, offsetof(struct host_params, psk), 256, true, offsetof(struct host_params, has_psk)},
+	{"psk", RPC_PARAM_STRING, offsetof(struct host_params, psk), KEYRING_NAME_MAX, true, offsetof(struct host_params, has_psk)},
 	{"dhchap_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_key), KEYRING_NAME_MAX, true, offsetof(struct host_params, has_dhchap)},
 	{"dhchap_ctrlr_key", RPC_PARAM_STRING, offsetof(struct host_params, dhchap_ctrlr_key), KEYRING_NAME_MAX, true, 0},
 };
@@ -705,16 +715,18 @@ static const struct rpc_param host_spec[] = {
  */
 static bool host_keys_ok(struct rpc_request *req, const struct host_params *p)
 {
-	const char *names[2] = {p->dhchap_key, p->dhchap_ctrlr_key};
+	const char *names[3] = {p->dhchap_key, p->dhchap_ctrlr_key, p->psk};
+	static const char *const kinds[3] = {"DH-HMAC-CHAP key", "DH-HMAC-CHAP ctrlr key", "PSK"};
 
 	if (p->dhchap_ctrlr_key[0] && !p->dhchap_key[0]) {
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
 				"Invalid parameters: dhchap_ctrlr_key needs dhchap_key (bidirectional authentication is on top of the host's)");
 		return false;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		const struct keyring_key *key;
 		struct dhchap_secret secret;
+		struct tls_psk psk;
 		char text[KEYRING_KEY_MAX];
 		const char *why = NULL;
 		int rc;
@@ -724,8 +736,8 @@ static bool host_keys_ok(struct rpc_request *req, const struct host_params *p)
 		key = keyring_find(names[i]);
 		if (!key) {
 			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-					"Unable to find DH-HMAC-CHAP %skey: %s (add it with keyring_file_add_key)",
-					i ? "ctrlr " : "", names[i]);
+					"Unable to find %s: %s (add it with keyring_file_add_key)", kinds[i],
+					names[i]);
 			return false;
 		}
 		rc = keyring_key_read(key, text, sizeof(text));
@@ -733,12 +745,13 @@ static bool host_keys_ok(struct rpc_request *req, const struct host_params *p)
 			rpc_reply_errno(req, rc, "Cannot read key %s from %s", names[i], key->path);
 			return false;
 		}
-		rc = dhchap_secret_parse(text, &secret, &why);
+		rc = i < 2 ? dhchap_secret_parse(text, &secret, &why) : tls_psk_parse(text, &psk, &why);
 		memset(text, 0, sizeof(text));
 		dhchap_secret_clear(&secret);
+		tls_psk_clear(&psk);
 		if (rc) {
-			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-					"Key %s (%s) is not a DH-HMAC-CHAP secret: %s", names[i], key->path, why);
+			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Key %s (%s) is not a %s: %s",
+					names[i], key->path, i < 2 ? "DH-HMAC-CHAP secret" : "TLS PSK", why);
 			return false;
 		}
 	}
@@ -753,16 +766,12 @@ static void rpc_nvmf_subsystem_add_host(struct rpc_request *req, struct json_obj
 
 	if (rpc_decode_params(req, params, host_spec, 6, &p))
 		return;
-	if (p.has_psk) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'psk': TLS is not supported yet");
-		return;
-	}
 	s = rpc_find_subsys(req, p.nqn);
 	if (!s)
 		return;
 	if (!host_keys_ok(req, &p))
 		return;
-	rc = tgt_subsystem_add_host(s, p.host, p.dhchap_key, p.dhchap_ctrlr_key);
+	rc = tgt_subsystem_add_host(s, p.host, p.dhchap_key, p.dhchap_ctrlr_key, p.psk);
 	if (rc == -EINVAL)
 		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter 'host': %s is not a valid NQN", p.host);
 	else if (rc == -EEXIST)
@@ -1016,8 +1025,11 @@ static void subsys_config(struct json_object *calls, const struct tgt_subsystem 
 	for (pos = s->listeners.next; pos != &s->listeners; pos = pos->next) {
 		p = json_object_new_object();
 		json_object_object_add(p, "nqn", json_object_new_string(s->nqn));
-		json_object_object_add(p, "listen_address",
-				       listen_addr_json(&list_entry(pos, struct tgt_subsys_listener, link)->addr));
+		const struct tgt_subsys_listener *sl = list_entry(pos, struct tgt_subsys_listener, link);
+
+		json_object_object_add(p, "listen_address", listen_addr_json(&sl->addr));
+		if (sl->addr.secure)
+			json_object_object_add(p, "secure_channel", json_object_new_boolean(true));
 		add_call(calls, "nvmf_subsystem_add_listener", p);
 	}
 	for (pos = s->hosts.next; pos != &s->hosts; pos = pos->next) {

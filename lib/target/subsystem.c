@@ -163,7 +163,7 @@ bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostn
 }
 
 int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn, const char *dhchap_key,
-			   const char *dhchap_ctrlr_key)
+			   const char *dhchap_ctrlr_key, const char *psk)
 {
 	struct tgt_host *h;
 
@@ -178,6 +178,7 @@ int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn, const c
 	snprintf(h->dhchap_key, sizeof(h->dhchap_key), "%s", dhchap_key ? dhchap_key : "");
 	snprintf(h->dhchap_ctrlr_key, sizeof(h->dhchap_ctrlr_key), "%s",
 		 dhchap_ctrlr_key ? dhchap_ctrlr_key : "");
+	snprintf(h->psk, sizeof(h->psk), "%s", psk ? psk : "");
 	list_add_tail(&s->hosts, &h->link);
 	tgt_discovery_changed();
 	return 0;

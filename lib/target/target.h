@@ -92,6 +92,9 @@ struct tgt_host {
 	 * with a host secret, the host must authenticate; the material is read at Connect. */
 	char dhchap_key[KEYRING_NAME_MAX];
 	char dhchap_ctrlr_key[KEYRING_NAME_MAX];
+	/* Keyring name of the host's TLS PSK ("" = none): with one, the host must come over TLS
+	 * with it (the PSK identity names the host and the subsystem). */
+	char psk[KEYRING_NAME_MAX];
 	struct list_node link;
 };
 
@@ -100,6 +103,8 @@ struct tgt_listen_addr {
 	char adrfam[8];                 /* "IPv4" / "IPv6" */
 	char traddr[64];
 	char trsvcid[32];
+	bool secure;                    /* secure_channel: TLS 1.3 before ICReq (not part of the
+					 * address: one port is either) */
 };
 
 /* A subsystem's use of a listening port. */
@@ -209,6 +214,9 @@ struct tgt_qpair {
 	bool auth_gate;
 	atomic_bool auth_ok;
 	uint64_t auth_deadline_ns;
+	/* The PSK identity of the connection's TLS session (NULL: plain TCP); Connect must name the
+	 * host and subsystem it names (tls.c). */
+	char *tls_identity;
 };
 
 enum tgt_req_state {
@@ -308,9 +316,9 @@ void tgt_subsystem_put(struct tgt_subsystem *s);
 struct tgt_subsystem *tgt_subsystem_find(const char *nqn);
 bool tgt_subsystem_host_allowed(const struct tgt_subsystem *s, const char *hostnqn);
 struct tgt_host *tgt_subsystem_find_host(const struct tgt_subsystem *s, const char *hostnqn);
-/* dhchap_key / dhchap_ctrlr_key: keyring names, or NULL. */
+/* dhchap_key / dhchap_ctrlr_key / psk: keyring names, or NULL. */
 int tgt_subsystem_add_host(struct tgt_subsystem *s, const char *hostnqn, const char *dhchap_key,
-			   const char *dhchap_ctrlr_key);
+			   const char *dhchap_ctrlr_key, const char *psk);
 int tgt_subsystem_remove_host(struct tgt_subsystem *s, const char *hostnqn);
 int tgt_subsystem_add_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr);
 int tgt_subsystem_remove_listener(struct tgt_subsystem *s, const struct tgt_listen_addr *addr);
@@ -356,6 +364,15 @@ void tgt_ctrlr_aec_changed(struct tgt_ctrlr *c);
 void tgt_ctrlr_keep_alive(struct tgt_ctrlr *c);
 void tgt_ctrlr_notice_ns_changed(struct tgt_ctrlr *c, uint32_t nsid);
 void tgt_ctrlr_log_error(struct tgt_ctrlr *c, const struct tgt_req *req, uint16_t status);
+
+/* tls.c: TLS 1.3 PSKs of the secure listeners */
+/* The TLS PSK for a client's identity "NVMe0R0<hh> <hostnqn> <subnqn>" on qp's listener: the
+ * host's psk key of that subsystem, derived; remembers the identity in qp. Control thread. */
+int tgt_tls_psk_lookup(void *qp, const char *identity, uint8_t *psk, size_t *len);
+/* At Connect: the TLS identity (if any) and the host's psk setting agree with the NQNs; if not,
+ * *why says why. */
+bool tgt_tls_connect_allowed(const struct tgt_qpair *qp, const struct tgt_subsystem *s,
+			     const char *hostnqn, const char **why);
 
 /* auth.c: DH-HMAC-CHAP */
 /* At the admin Connect of a host with a secret: loads the keys; the Connect response then

@@ -23,6 +23,7 @@
 #include "spec/status.h"
 #include "tcp/tcp_rx.h"
 #include "tcp/tcp_sock.h"
+#include "tcp/tcp_tls.h"
 #include "tcp/tcp_tx.h"
 #include "util/log.h"
 
@@ -61,6 +62,8 @@ struct tcp_qpair {
 	uint32_t maxr2t;
 	struct tcp_rx rx;
 	struct tcp_tx tx;
+	struct tcp_tls *tls;        /* a secure_channel listener's connection */
+	bool tls_handshaking;       /* until the handshake is done, nothing else is read */
 	struct tcp_req *reqs;
 	uint32_t nreqs;
 	uint32_t busy;              /* requests not on the free list */
@@ -139,6 +142,8 @@ static void tcp_qpair_free(struct tcp_qpair *tq)
 	free(tq->reqs);
 	tcp_rx_fini(&tq->rx);
 	tgt_qpair_auth_fini(&tq->qp);
+	tcp_tls_free(tq->tls);
+	free(tq->qp.tls_identity);
 	free(tq);
 }
 
@@ -628,12 +633,39 @@ static void tcp_qpair_receive(struct tcp_qpair *tq)
 	tcp_qpair_send(tq);
 }
 
+/* The TLS handshake of a secure listener's connection; true once it is done. */
+static bool tcp_qpair_tls_step(struct tcp_qpair *tq)
+{
+	const char *why = NULL;
+	char text[200];
+	int rc = tcp_tls_handshake(tq->tls, &why);
+
+	if (rc == -EAGAIN)
+		return false;
+	if (rc) {
+		snprintf(text, sizeof(text), "TLS: %s", why);
+		tcp_qpair_close(tq, text);
+		return false;
+	}
+	tq->tls_handshaking = false;
+	tq->rx.tls = tq->tls;
+	tq->tx.tls = tq->tls;
+	log_info("tcp %s: TLS 1.3 with %s%s, PSK identity %s", tq->qp.peer, tcp_tls_cipher(tq->tls),
+		 tcp_tls_ktls(tq->tls) ? " (kTLS)" : "", tcp_tls_identity(tq->tls));
+	return true;
+}
+
 static void tcp_qpair_event(void *arg, uint32_t events)
 {
 	struct tcp_qpair *tq = arg;
 
 	if (tq->state == TCP_QP_CLOSING || tq->migrating)
 		return;
+	if (tq->tls_handshaking && !tcp_qpair_tls_step(tq)) {
+		if (tq->state == TCP_QP_CLOSING)
+			tcp_qpair_maybe_finish(tq);
+		return;
+	}
 	tq->in_event++;
 	if (events & EPOLLOUT)
 		tcp_qpair_send(tq);
@@ -870,6 +902,14 @@ int tcp_qpair_accept_on(int fd, struct tgt_listener *listener, struct evloop *lo
 	tq->rx.lim.rx_pda = 0;
 	tq->qp.max_icd = TGT_ADMIN_ICD;
 	tq->state = TCP_QP_AWAIT_ICREQ;
+	if (listener && listener->addr.secure) {
+		rc = tcp_tls_server(fd, tgt_tls_psk_lookup, &tq->qp, &tq->tls);
+		if (rc) {
+			tcp_qpair_free(tq);
+			return rc;
+		}
+		tq->tls_handshaking = true;
+	}
 	list_add_tail(tcp_loop_list(loop), &tq->link);
 	rc = evloop_add_fd(loop, &tq->handler, fd, EPOLLIN, tcp_qpair_event, tq);
 	if (rc) {

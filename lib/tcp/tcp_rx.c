@@ -242,6 +242,11 @@ static uint32_t rx_staging_read_len(const struct tcp_rx *rx)
 	return rx->large && room > TCP_RX_SMALL_READ ? TCP_RX_SMALL_READ : room;
 }
 
+static ssize_t rx_readv(struct tcp_rx *rx, int fd, const struct iovec *iov, int cnt)
+{
+	return rx->tls ? tcp_tls_readv(rx->tls, iov, cnt) : readv(fd, iov, cnt);
+}
+
 /* Reads data in place, plus whatever follows into staging, in one readv. */
 static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 {
@@ -260,7 +265,7 @@ static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 	iov[cnt].iov_base = rx->staging;
 	iov[cnt].iov_len = rx_staging_read_len(rx);
 	cnt++;
-	n = readv(fd, iov, cnt);
+	n = rx_readv(rx, fd, iov, cnt);
 	if (n <= 0)
 		return n;
 	if ((uint32_t)n <= rx->data_left) {
@@ -281,7 +286,9 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 	int rc;
 
 	rx->drained = false;
-	while (consumed < budget) {
+	/* Over TLS, bytes already decrypted are read whatever the budget: no event would come
+	 * for them, the socket may be empty. */
+	while (consumed < budget || (rx->tls && tcp_tls_pending(rx->tls))) {
 		size_t asked;
 		ssize_t n;
 
@@ -299,8 +306,10 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		} else {
 			if (rx->tail == TCP_RX_STAGING_SIZE) /* cannot happen: process drains it */
 				return -EOVERFLOW;
-			asked = rx_staging_read_len(rx);
-			n = recv(fd, rx->staging + rx->tail, asked, 0);
+			struct iovec one = {rx->staging + rx->tail, rx_staging_read_len(rx)};
+
+			asked = one.iov_len;
+			n = rx->tls ? tcp_tls_readv(rx->tls, &one, 1) : recv(fd, one.iov_base, asked, 0);
 			if (n > 0)
 				rx->tail += (uint32_t)n;
 		}
@@ -321,7 +330,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 			return rc;
 		/* A short read drained the socket: skip the recv that would only say EAGAIN. The
 		 * caller polls (or epoll, level-triggered, reports) whatever arrives next. */
-		if ((size_t)n < asked) {
+		if ((size_t)n < asked && !rx->tls) {
 			rx->drained = true;
 			break;
 		}

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "tcp/tcp_pdu.h"
+#include "tcp/tcp_tls.h"
 
 #define TCP_RX_STAGING_SIZE (32 * 1024)
 #define TCP_RX_MAX_DATA_IOV 16
@@ -66,6 +67,7 @@ struct tcp_rx {
 	uint64_t pdus;          /* received, for statistics */
 	bool large;             /* the last PDU carried much data: read headers in small reads */
 	bool drained;           /* the last tcp_rx_recv() emptied the socket (short read, EAGAIN) */
+	struct tcp_tls *tls;    /* set by the owner: the connection speaks TLS (tcp_tls.h) */
 };
 
 int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "tcp/tcp_crc.h"
+#include "tcp/tcp_tls.h"
 
 #define TCP_TX_MAX_IOV 64
 
@@ -110,7 +111,8 @@ int tcp_tx_flush(struct tcp_tx *tx, int fd)
 			if (want == 0)
 				return -EINVAL;
 		}
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = tx->tls ? tcp_tls_writev(tx->tls, iov, cnt) :
+			      sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 1;

@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 
 #include "tcp/tcp_pdu.h"
+
+struct tcp_tls;
 #include "util/list.h"
 
 #define TCP_TX_HDR_BUF (NVME_TCP_MAX_HDR_LEN + 128) /* header, digest, largest padding */
@@ -36,6 +38,7 @@ struct tcp_tx {
 	struct list_node queue;
 	uint32_t queued;
 	uint64_t pdus;
+	struct tcp_tls *tls;    /* set by the owner: the connection speaks TLS (tcp_tls.h) */
 };
 
 void tcp_tx_init(struct tcp_tx *tx);

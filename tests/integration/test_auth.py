@@ -199,7 +199,7 @@ def test_refusals_are_clear_and_the_daemon_serves_on(tmp_path, keys):
         r = nvfab("identify", "-r", trid(port), "-q", HOSTNQN, "--dhchap-secret", "DHHC-1:00:notbase64:")
         assert r.returncode == 1 and "bad DH-HMAC-CHAP host secret" in r.stderr, r.stderr
         r = nvfab("identify", "-r", trid(port), "-q", HOSTNQN, "--dhchap-secret", str(tmp_path / "missing"))
-        assert r.returncode == 2 and "neither a DHHC-1 secret nor a readable file" in r.stderr, r.stderr
+        assert r.returncode == 2 and "neither a key nor a readable file" in r.stderr, r.stderr
         loose = write_key(tmp_path / "loose.key", keys["host_secret"])
         os.chmod(loose, 0o644)
         r = nvfab("identify", "-r", trid(port), "-q", HOSTNQN, "--dhchap-secret", loose)

@@ -16,6 +16,8 @@
 #   nvfab-host        part 2: nvfab -> kernel target (guest)  (nvfab-host.sh)
 #   wire-kernel-host  part 3: tshark + protocol checks of part 1's capture
 #   wire-nvfab-host   part 3: the same for part 2's capture   (wire-check.sh)
+#   wire-tls          part 3: nvfab <-> nvfabd over TLS 1.3 (PSK), captured and dissected
+#                     by tshark as TLS 1.3 (tls-wire.sh)
 #   passthru          part 6: nvfabd in the guest, NVMe passthrough on qemu's
 #                     emulated SSD (passthru.sh + guest/passthru.sh)
 #   gateway           part 7: kernel host (guest) -> nvfabd gateway -> backend
@@ -77,6 +79,9 @@ if want wire; then
         --expect-ioccsz $(((8192 + 64) / 16)) --require-digests
     want nvfab-host && part wire-nvfab-host "$INTEROP_DIR/wire-check.sh" "$WORK/nvfab-host.pcapng" \
         --require-digests
+fi
+if want wire; then
+    part wire-tls "$INTEROP_DIR/tls-wire.sh" "$BUILD"
 fi
 if want passthru; then
     part passthru "$INTEROP_DIR/passthru.sh" "$BUILD"

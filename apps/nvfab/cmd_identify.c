@@ -12,7 +12,9 @@ static const char usage[] =
 	"usage: nvfab identify -r TRID [-n NSID] [-o normal|json]\n"
 	"  -r, --trid TRID          controller to ask (subnqn left out: the discovery controller)\n"
 	"  -n, --namespace-id NSID  Identify Namespace NSID instead of the controller\n"
-	"  -o, --output-format FMT  normal or json\n" CLI_CONN_HELP;
+	"  -o, --output-format FMT  normal or json\n"
+	"      --reauthenticate N   run DH-HMAC-CHAP again N times on the admin queue first\n"
+	CLI_CONN_HELP;
 
 enum fmt { DEC, HEX, STR, IEEE, U128, HEX_BYTES };
 
@@ -155,6 +157,7 @@ int cmd_identify(int argc, char **argv)
 		{"namespace-id", required_argument, NULL, 'n'},
 		{"output-format", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
+		{"reauthenticate", required_argument, NULL, CLI_OPT_FIRST_FREE},
 		CLI_CONN_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -164,7 +167,7 @@ int cmd_identify(int argc, char **argv)
 	struct nvfab_trid t;
 	struct nvfab_cpl cpl;
 	bool json = false, have_trid = false;
-	uint64_t nsid = 0;
+	uint64_t nsid = 0, reauth = 0;
 	void *buf = NULL;
 	int opt, rc = CLI_EXIT_OK;
 
@@ -181,6 +184,11 @@ int cmd_identify(int argc, char **argv)
 			break;
 		case 'o': json = cli_parse_json_format(cmd, usage, optarg); break;
 		case 'h': fputs(usage, stdout); return CLI_EXIT_OK;
+		case CLI_OPT_FIRST_FREE:
+			reauth = cli_parse_u64(cmd, usage, "--reauthenticate", optarg);
+			if (reauth > 100)
+				cli_usage_error(cmd, usage, "--reauthenticate %s: at most 100", optarg);
+			break;
 		default:
 			if (!cli_conn_option(cmd, usage, opt, optarg, &o))
 				cli_bad_option(cmd, usage, opt, argv);
@@ -194,6 +202,15 @@ int cmd_identify(int argc, char **argv)
 	ctrlr = cli_connect(cmd, &t, &o);
 	if (!ctrlr)
 		return CLI_EXIT_FAIL;
+	for (uint64_t i = 0; i < reauth; i++) {
+		struct nvfab_error err;
+
+		if (nvfab_ctrlr_reauthenticate(ctrlr, &err)) {
+			cli_error(cmd, "re-authentication %llu: %s", (unsigned long long)i + 1, err.msg);
+			nvfab_ctrlr_disconnect(ctrlr);
+			return CLI_EXIT_FAIL;
+		}
+	}
 	if (nsid) {
 		char st[160];
 

@@ -222,6 +222,16 @@ int nvfab_ctrlr_reconnect(struct nvfab_ctrlr *ctrlr);
  * otherwise the error, and the usual reconnect policy goes on from now.
  */
 int nvfab_ctrlr_reset(struct nvfab_ctrlr *ctrlr);
+/*
+ * Runs DH-HMAC-CHAP again on the admin queue (a new transaction with fresh challenges), with the
+ * secrets given at connect; the queue stays usable meanwhile. 0, or -errno with *err (if given):
+ * -ENOKEY without a secret; a refusal ends the connection (the controller closes it) and the
+ * reconnect policy takes over. Control path, like the other admin calls.
+ */
+int nvfab_ctrlr_reauthenticate(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
+
+/* The same on one I/O queue pair, from the thread that owns it (its I/O goes on meanwhile). */
+int nvfab_qpair_reauthenticate(struct nvfab_qpair *qp, struct nvfab_error *err);
 
 /* ---- failover paths ----
  * A controller reaches its subsystem through one path (address and port) at a time. More paths

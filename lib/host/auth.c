@@ -2,7 +2,8 @@
  * DH-HMAC-CHAP on the host: after Connect, a queue whose controller asks for authentication
  * (AUTHREQ.ATR in the Connect response) runs the exchange with Authentication Send/Receive
  * before any other command; so does every queue of a host that holds a controller secret, since
- * it wants the controller to prove itself whether or not it was asked.
+ * it wants the controller to prove itself whether or not it was asked. Also where the secrets of
+ * the options (and the TLS PSK, used by tls.c) are parsed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -173,4 +174,36 @@ int host_qpair_authenticate(struct host_qpair *qp, uint32_t connect_dw0, uint64_
 	if (!rc)
 		log_info("qid %u: authenticated to %s (DH-HMAC-CHAP)", qp->qid, path.subnqn);
 	return rc;
+}
+
+/* A new exchange on a live queue: what the controller would do when it asked again. */
+static int reauthenticate(struct host_qpair *qp, struct nvfab_error *err)
+{
+	struct nvfab_ctrlr *ctrlr = qp->ctrlr;
+
+	if (!ctrlr->has_dhchap_key) {
+		host_error_set(err, -ENOKEY, 0, "no DH-HMAC-CHAP secret was given at connect");
+		return -ENOKEY;
+	}
+	if (qp->state != HOST_QP_LIVE) {
+		host_error_set(err, -ENOTCONN, 0, "qid %u is not connected", qp->qid);
+		return -ENOTCONN;
+	}
+	return host_qpair_authenticate(qp, NVMF_CONNECT_AUTHREQ_ATR,
+				       host_setup_deadline(ctrlr, UINT64_MAX), err);
+}
+
+int nvfab_ctrlr_reauthenticate(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&ctrlr->admin_lock);
+	rc = reauthenticate(&ctrlr->admin, err);
+	pthread_mutex_unlock(&ctrlr->admin_lock);
+	return rc;
+}
+
+int nvfab_qpair_reauthenticate(struct nvfab_qpair *qp, struct nvfab_error *err)
+{
+	return reauthenticate(&qp->q, err);
 }

@@ -188,8 +188,9 @@ struct nvfab_ctrlr {
 	_Atomic uint16_t auth_tid;     /* transaction IDs, one per exchange */
 };
 
-/* ---- DH-HMAC-CHAP (auth.c) ---- */
-/* Parses the secrets of ctrlr->opts into ctrlr and wipes the copies. -EINVAL with err set. */
+/* ---- DH-HMAC-CHAP (auth.c) and TLS (tls.c) ---- */
+/* Parses the secrets of ctrlr->opts (DH-HMAC-CHAP secrets, the TLS PSK) into ctrlr and wipes
+ * the copies in opts. -EINVAL with err set. */
 int host_auth_setup(struct nvfab_ctrlr *ctrlr, struct nvfab_error *err);
 /* After a successful Connect whose response is connect_dw0: authenticates the queue when the
  * controller asks for it or the host holds a controller secret. 0, or -EACCES with err set. */

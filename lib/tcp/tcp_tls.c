@@ -180,9 +180,10 @@ int tcp_tls_handshake(struct tcp_tls *t, const char **why)
 	default:
 		if (!t->why[0]) {
 			unsigned long e = ERR_peek_last_error();
+			const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
 			snprintf(t->why, sizeof(t->why), "TLS handshake failed: %s",
-				 e ? ERR_reason_error_string(e) : "protocol error");
+				 reason ? reason : "protocol error");
 		}
 		*why = t->why;
 		return -EACCES;
@@ -200,10 +201,15 @@ static uint64_t now_ms(void)
 int tcp_tls_client(int fd, const char *identity, const uint8_t *psk, size_t psk_len,
 		   int timeout_ms, struct tcp_tls **out, const char **why)
 {
-	struct tcp_tls *t = tls_new(fd, false);
+	struct tcp_tls *t;
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 	int rc;
 
+	if (psk_len > TLS_PSK_MAX_LEN) {
+		*why = "TLS PSK too long";
+		return -EINVAL;
+	}
+	t = tls_new(fd, false);
 	if (!t) {
 		*why = "cannot create a TLS session";
 		return -ENOMEM;

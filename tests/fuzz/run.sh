@@ -5,7 +5,7 @@
 #
 # For each harness: first every input in tests/fuzz/regressions/<harness>/ is replayed once
 # (each is a crash or hang found earlier: it must pass now), then the fuzzer runs for
-# NVFAB_FUZZ_SECONDS (default 36) on a copy of tests/fuzz/corpus/<harness>/, so the checked-in
+# NVFAB_FUZZ_SECONDS (default 28) on a copy of tests/fuzz/corpus/<harness>/, so the checked-in
 # corpus is not modified; --update-corpus merges what the run found back into it (libFuzzer
 # -merge=1 keeps only inputs that add coverage).
 #
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 
 ALL=(target_rx host_rx rpc_config trid auth)
 BUILD=${NVFAB_FUZZ_BUILD:-build-fuzz}
-SECS=${NVFAB_FUZZ_SECONDS:-36}
+SECS=${NVFAB_FUZZ_SECONDS:-28}
 ARTIFACTS=${NVFAB_FUZZ_ARTIFACTS:-/tmp/nvfab-fuzz-artifacts}
 UPDATE=0
 harnesses=()

@@ -185,6 +185,18 @@ def test_nvfab_authenticates_uni_and_bidirectional(tmp_path, keys):
         assert log.count("authenticated (DH-HMAC-CHAP sha512, ffdhe2048, bidirectional)") >= 2, log
 
 
+def test_host_starts_reauthentication(tmp_path, keys):
+    """libnvfab's nvfab_ctrlr_reauthenticate (nvfab identify --reauthenticate): new exchanges on
+    the live admin queue, bidirectional, and the queue serves Identify afterwards; without a
+    secret there is nothing to do it with."""
+    port = free_port()
+    with Target(auth_config(port, keys), tmpdir=str(tmp_path / "t")) as t:
+        r = nvfab("identify", "-r", trid(port), "-q", HOSTNQN, "--dhchap-secret", keys["host_file"],
+                  "--dhchap-ctrl-secret", keys["ctrl_file"], "--reauthenticate", "3")
+        assert r.returncode == 0 and "Identify Controller" in r.stdout, r.stderr
+        assert t.read_log().count("qid 0: host %s authenticated" % HOSTNQN) == 4
+
+
 def test_refusals_are_clear_and_the_daemon_serves_on(tmp_path, keys):
     port = free_port()
     with Target(auth_config(port, keys), tmpdir=str(tmp_path / "t")) as t:

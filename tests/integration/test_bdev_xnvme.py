@@ -51,8 +51,9 @@ def test_passthrough_refuses_what_is_not_an_nvme_generic_device(target, tmp_path
     refused(target, {"name": "X0", "filename": str(img), "io_mechanism": "spdk"},
             "io_mechanism", "io_uring_cmd")
     refused(target, {"name": "X0", "filename": str(img)}, "io_mechanism")
-    # The daemon closes the last RPC connection when it sees its end, a moment after the reply.
-    assert harness.wait_for(lambda: harness.fd_count(target.proc.pid) == fds, 5), \
+    # The daemon closes an RPC connection when it sees its end, a moment after the reply: the
+    # count before may still hold the first call's, the count after the last call's.
+    assert harness.wait_for(lambda: harness.fd_count(target.proc.pid) <= fds, 5), \
         f"a failed create leaked a descriptor ({harness.fd_count(target.proc.pid)} open, {fds} before)"
     assert target.alive()
 

@@ -181,9 +181,6 @@ def test_spdk_only_features_are_refused_by_name(tmp_path):
                 "no_auto_visible", "visibility")
         refused(t, "nvmf_subsystem_add_ns", {"nqn": NQN, "namespace": {"bdev_name": "M0", "ptpl_file": "/tmp/p"}},
                 "ptpl_file", "reservations")
-        refused(t, "nvmf_subsystem_add_listener",
-                {"nqn": NQN, "listen_address": {"trtype": "TCP", "traddr": "127.0.0.1", "trsvcid": "4420"},
-                 "secure_channel": True}, "secure_channel", "TLS")
         refused(t, "bdev_malloc_create", {"name": "M1", "num_blocks": 1024, "block_size": 512, "md_size": 8},
                 "md_size", "metadata")
         refused(t, "bdev_null_create", {"name": "N1", "num_blocks": 1024, "block_size": 512, "dif_type": 1},

@@ -23,6 +23,7 @@ int host_qpair_start_tls(struct host_qpair *qp, const struct nvfab_trid *t, uint
 	if (!rc)
 		rc = tls_psk_derive(&ctrlr->tls_key, ctrlr->hostnqn, identity, psk);
 	if (rc) {
+		OPENSSL_cleanse(psk, sizeof(psk));
 		host_error_set(err, rc, 0, "qid %u: cannot derive the TLS PSK: %s", qp->qid, strerror(-rc));
 		return rc;
 	}

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "auth/dhchap.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_rpc.h"
 #include "keyring/keyring.h"
@@ -88,7 +89,8 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 /*
  * bdev_nvme_set_options: the module-wide settings of SPDK's NVMe bdev module that mean
  * something here (keep-alive timeout, the defaults of attach's reconnect settings, the TCP
- * connect timeout), with SPDK's defaults; the others are accepted and ignored. As in SPDK, it
+ * connect timeout, the DH-HMAC-CHAP hashes and groups offered), with SPDK's defaults; the others
+ * are accepted and ignored. As in SPDK, it
  * is refused once a controller is attached.
  */
 struct gw_module_opts {
@@ -97,9 +99,15 @@ struct gw_module_opts {
 	int32_t reconnect_delay_sec;
 	int32_t fast_io_fail_timeout_sec;
 	int32_t tcp_connect_timeout_ms;
+	/* DH-HMAC-CHAP hashes and groups the backend connections offer (bit per ID) */
+	uint32_t dhchap_hashes, dhchap_dhgroups;
+	/* the lists as given, during decoding only */
+	struct json_object *dhchap_digests_list, *dhchap_dhgroups_list;
 };
 
-static struct gw_module_opts g_opts = {.keep_alive_timeout_ms = 10000};
+static struct gw_module_opts g_opts = {.keep_alive_timeout_ms = 10000,
+				       .dhchap_hashes = DHCHAP_ALL_HASHES,
+				       .dhchap_dhgroups = DHCHAP_ALL_DHGROUPS};
 
 #define NVME_KNOB(n, t) RPC_COMPAT_KNOB(n, t, "a setting of SPDK's NVMe driver that nvfab does not have")
 #define M(f) {#f, RPC_PARAM_INT32, offsetof(struct gw_module_opts, f), 0, true, 0}
@@ -133,8 +141,8 @@ static const struct rpc_param gw_rpc_set_options_params[] = {
 	NVME_KNOB("allow_accel_sequence", json_type_boolean),
 	NVME_KNOB("rdma_max_cq_size", json_type_int),
 	NVME_KNOB("rdma_cm_event_timeout_ms", json_type_int),
-	NVME_KNOB("dhchap_digests", json_type_array),
-	NVME_KNOB("dhchap_dhgroups", json_type_array),
+	{"dhchap_digests", RPC_PARAM_ARRAY, offsetof(struct gw_module_opts, dhchap_digests_list), 0, true, 0},
+	{"dhchap_dhgroups", RPC_PARAM_ARRAY, offsetof(struct gw_module_opts, dhchap_dhgroups_list), 0, true, 0},
 	NVME_KNOB("rdma_umr_per_io", json_type_boolean),
 	NVME_KNOB("enable_flush", json_type_boolean),
 };
@@ -215,6 +223,14 @@ static void gw_rpc_set_options(struct rpc_request *req, struct json_object *para
 
 	if (RPC_DECODE(req, params, gw_rpc_set_options_params, &o))
 		return;
+	if ((o.dhchap_digests_list &&
+	     rpc_decode_name_mask(req, o.dhchap_digests_list, "dhchap_digests", dhchap_hash_id,
+				  &o.dhchap_hashes)) ||
+	    (o.dhchap_dhgroups_list &&
+	     rpc_decode_name_mask(req, o.dhchap_dhgroups_list, "dhchap_dhgroups", dhchap_dhgroup_id,
+				  &o.dhchap_dhgroups)))
+		return;
+	o.dhchap_digests_list = o.dhchap_dhgroups_list = NULL;  /* borrowed: not kept */
 	if (gw_first()) {
 		rpc_reply_error(req, -EPERM, "%s: bdev_nvme_set_options is allowed only before any "
 				"controller is attached", strerror(EPERM));
@@ -290,6 +306,8 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 	}
 	o->fast_io_fail_tmo_s = p->fast_io_fail_timeout_sec;
 	o->kato_ms = g_opts.keep_alive_timeout_ms;
+	o->dhchap_hashes = g_opts.dhchap_hashes;
+	o->dhchap_dhgroups = g_opts.dhchap_dhgroups;
 	if (g_opts.tcp_connect_timeout_ms > 0)
 		o->connect_timeout_ms = g_opts.tcp_connect_timeout_ms;
 	if (a->has_num_io_queues) {
@@ -623,6 +641,10 @@ static void gw_rpc_write_config(struct json_object *calls)
 			       json_object_new_int(g_opts.fast_io_fail_timeout_sec));
 	json_object_object_add(o, "tcp_connect_timeout_ms",
 			       json_object_new_int(g_opts.tcp_connect_timeout_ms));
+	json_object_object_add(o, "dhchap_digests", rpc_name_mask_json(g_opts.dhchap_hashes,
+								       dhchap_hash_name));
+	json_object_object_add(o, "dhchap_dhgroups", rpc_name_mask_json(g_opts.dhchap_dhgroups,
+									dhchap_dhgroup_name));
 	json_object_object_add(call, "method", json_object_new_string("bdev_nvme_set_options"));
 	json_object_object_add(call, "params", o);
 	json_object_array_add(calls, call);

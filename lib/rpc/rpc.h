@@ -99,6 +99,15 @@ int rpc_decode_params(struct rpc_request *req, struct json_object *params,
 	rpc_decode_params((req), (params), (spec), sizeof(spec) / sizeof((spec)[0]), (out))
 
 /*
+ * A list of names (["sha256", "sha512"]) as a bit per ID, id_of giving the ID of a name (-1 if
+ * unknown). An empty list is refused: it would allow nothing. 0, or the error has been replied.
+ */
+int rpc_decode_name_mask(struct rpc_request *req, struct json_object *list, const char *param,
+			 int (*id_of)(const char *), uint32_t *mask);
+/* The names of the bits of mask, name_of(ID) (NULL: skipped). */
+struct json_object *rpc_name_mask_json(uint32_t mask, const char *(*name_of)(uint8_t));
+
+/*
  * Checks params against the compatibility table of an SPDK method that nvfab takes without
  * acting on it (rpc_spdk_settings.c), for handlers that act on some of its parameters and
  * leave the rest to the table. 0, or the error has been replied.

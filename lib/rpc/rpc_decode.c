@@ -278,3 +278,42 @@ int rpc_decode_params(struct rpc_request *req, struct json_object *params,
 	}
 	return 0;
 }
+
+int rpc_decode_name_mask(struct rpc_request *req, struct json_object *list, const char *param,
+			 int (*id_of)(const char *), uint32_t *mask)
+{
+	uint32_t bits = 0;
+
+	if (!json_object_is_type(list, json_type_array)) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': a list of names", param);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		int id = json_object_is_type(e, json_type_string) ? id_of(json_object_get_string(e)) : -1;
+
+		if (id < 0 || id > 31) {
+			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': unknown name %s",
+					param, json_object_to_json_string(e));
+			return -EINVAL;
+		}
+		bits |= 1u << id;
+	}
+	if (!bits) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
+				"Invalid parameter '%s': an empty list would allow nothing", param);
+		return -EINVAL;
+	}
+	*mask = bits;
+	return 0;
+}
+
+struct json_object *rpc_name_mask_json(uint32_t mask, const char *(*name_of)(uint8_t))
+{
+	struct json_object *a = json_object_new_array();
+
+	for (uint8_t id = 0; id < 32; id++)
+		if ((mask & (1u << id)) && name_of(id))
+			json_object_array_add(a, json_object_new_string(name_of(id)));
+	return a;
+}

@@ -924,36 +924,6 @@ static void rpc_nvmf_get_stats(struct rpc_request *req, struct json_object *para
 
 /* ---- nvmf_set_config ---- */
 
-/* A list of names (["sha256", ...]) as a bit per ID; replies and returns -EINVAL when bad. */
-static int dhchap_names(struct rpc_request *req, struct json_object *list, const char *param,
-			int (*id_of)(const char *), uint32_t *mask)
-{
-	uint32_t bits = 0;
-
-	if (!json_object_is_type(list, json_type_array)) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': a list of names", param);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		struct json_object *e = json_object_array_get_idx(list, i);
-		int id = json_object_is_type(e, json_type_string) ? id_of(json_object_get_string(e)) : -1;
-
-		if (id < 0) {
-			rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameter '%s': unknown name %s",
-					param, json_object_to_json_string(e));
-			return -EINVAL;
-		}
-		bits |= 1u << id;
-	}
-	if (!bits) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS,
-				"Invalid parameter '%s': an empty list would make every authentication fail", param);
-		return -EINVAL;
-	}
-	*mask = bits;
-	return 0;
-}
-
 /* SPDK's target settings: the DH-HMAC-CHAP lists apply; the rest is checked by the
  * compatibility table (nvfab has no admin passthrough or discovery filters). */
 static void rpc_nvmf_set_config(struct rpc_request *req, struct json_object *params)
@@ -964,9 +934,9 @@ static void rpc_nvmf_set_config(struct rpc_request *req, struct json_object *par
 
 	if (params && json_object_is_type(params, json_type_object)) {
 		if (json_object_object_get_ex(params, "dhchap_digests", &v))
-			rc = dhchap_names(req, v, "dhchap_digests", dhchap_hash_id, &hashes);
+			rc = rpc_decode_name_mask(req, v, "dhchap_digests", dhchap_hash_id, &hashes);
 		if (!rc && json_object_object_get_ex(params, "dhchap_dhgroups", &v))
-			rc = dhchap_names(req, v, "dhchap_dhgroups", dhchap_dhgroup_id, &groups);
+			rc = rpc_decode_name_mask(req, v, "dhchap_dhgroups", dhchap_dhgroup_id, &groups);
 		if (rc)
 			return;
 		rest = json_object_new_object();
@@ -982,16 +952,6 @@ static void rpc_nvmf_set_config(struct rpc_request *req, struct json_object *par
 	g_tgt.dhchap_hashes = hashes;
 	g_tgt.dhchap_dhgroups = groups;
 	rpc_reply_bool(req, true);
-}
-
-static struct json_object *dhchap_names_json(uint32_t mask, const char *(*name_of)(uint8_t))
-{
-	struct json_object *a = json_object_new_array();
-
-	for (uint8_t id = 0; id < 32; id++)
-		if ((mask & (1u << id)) && name_of(id))
-			json_object_array_add(a, json_object_new_string(name_of(id)));
-	return a;
 }
 
 /* ---- save_config ---- */
@@ -1056,8 +1016,8 @@ static void nvmf_config_write(struct json_object *calls)
 	const struct list_node *pos;
 	struct json_object *p = json_object_new_object();
 
-	json_object_object_add(p, "dhchap_digests", dhchap_names_json(g_tgt.dhchap_hashes, dhchap_hash_name));
-	json_object_object_add(p, "dhchap_dhgroups", dhchap_names_json(g_tgt.dhchap_dhgroups, dhchap_dhgroup_name));
+	json_object_object_add(p, "dhchap_digests", rpc_name_mask_json(g_tgt.dhchap_hashes, dhchap_hash_name));
+	json_object_object_add(p, "dhchap_dhgroups", rpc_name_mask_json(g_tgt.dhchap_dhgroups, dhchap_dhgroup_name));
 	add_call(calls, "nvmf_set_config", p);
 
 	if (g_tgt.opts.created) {

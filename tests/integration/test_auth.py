@@ -373,6 +373,10 @@ def test_gateway_backend_hop_authenticates(tmp_path, keys):
             Target(tmpdir=str(tmp_path / "gateway")) as gw:
         for name, path in (("hk", keys["host_file"]), ("ck", keys["ctrl_file"]), ("bad", keys["other_file"])):
             assert gw.rpc("keyring_file_add_key", {"name": name, "path": path})["result"] is True
+        # what the backend connections offer (SPDK's bdev_nvme_set_options lists): SHA-384 only
+        assert "unknown name" in json.dumps(gw.rpc("bdev_nvme_set_options", {"dhchap_digests": ["md5"]}))
+        assert gw.rpc("bdev_nvme_set_options", {"dhchap_digests": ["sha384"],
+                                                "dhchap_dhgroups": ["ffdhe2048"]})["result"] is True
         attach = {"name": "Remote0", "trtype": "tcp", "traddr": "127.0.0.1", "adrfam": "ipv4",
                   "trsvcid": str(port), "subnqn": SUBNQN, "hostnqn": HOSTNQN}
         err = gw.rpc("bdev_nvme_attach_controller", dict(attach, dhchap_key="bad"))
@@ -389,4 +393,7 @@ def test_gateway_backend_hop_authenticates(tmp_path, keys):
         cfg = json.dumps(gw.rpc("save_config")["result"])
         assert '"dhchap_key": "hk"' in cfg and '"dhchap_ctrlr_key": "ck"' in cfg
         assert keys["host_secret"].split(":")[2] not in cfg
-        assert "authenticated (DH-HMAC-CHAP sha512, ffdhe2048, bidirectional)" in storage.read_log()
+        bdev_cfg = next(x for x in gw.rpc("save_config")["result"]["subsystems"] if x["subsystem"] == "bdev")
+        opts = next(c["params"] for c in bdev_cfg["config"] if c["method"] == "bdev_nvme_set_options")
+        assert opts["dhchap_digests"] == ["sha384"] and opts["dhchap_dhgroups"] == ["ffdhe2048"]
+        assert "authenticated (DH-HMAC-CHAP sha384, ffdhe2048, bidirectional)" in storage.read_log()

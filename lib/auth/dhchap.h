@@ -124,6 +124,9 @@ void dhchap_ctrl_send(struct dhchap_ctrl *c, const void *msg, size_t len);
  * too small for it (the command then fails with Invalid Field, the state stays). */
 int dhchap_ctrl_receive(struct dhchap_ctrl *c, void *buf, size_t al);
 const char *dhchap_reason_str(uint8_t reason);
+/* An AUTH_Failure1 (controller) or AUTH_Failure2 (host) message into buf; its length, or -EINVAL
+ * when len is too small. */
+int dhchap_put_failure(void *buf, size_t len, uint8_t auth_id, uint16_t t_id, uint8_t reason);
 
 /* ---- the host's side (dhchap_host.c) ---- */
 

@@ -32,6 +32,21 @@ const char *dhchap_reason_str(uint8_t reason)
 	}
 }
 
+int dhchap_put_failure(void *buf, size_t len, uint8_t auth_id, uint16_t t_id, uint8_t reason)
+{
+	struct nvmf_auth_failure *f = buf;
+
+	if (len < sizeof(*f))
+		return -EINVAL;
+	memset(f, 0, sizeof(*f));
+	f->h.auth_type = NVMF_AUTH_TYPE_COMMON;
+	f->h.auth_id = auth_id;
+	f->h.t_id = t_id;
+	f->rescode = NVMF_AUTH_FAILURE_RC;
+	f->rescode_exp = reason;
+	return (int)sizeof(*f);
+}
+
 void dhchap_ctrl_init(struct dhchap_ctrl *c, const struct dhchap_ctrl_config *cfg)
 {
 	memset(c, 0, sizeof(*c));
@@ -269,7 +284,6 @@ static int put_success1(struct dhchap_ctrl *c, struct nvmf_dhchap_success1 *m, s
 
 int dhchap_ctrl_receive(struct dhchap_ctrl *c, void *buf, size_t al)
 {
-	struct nvmf_auth_failure *f = buf;
 	int rc;
 
 	switch (c->state) {
@@ -291,15 +305,10 @@ int dhchap_ctrl_receive(struct dhchap_ctrl *c, void *buf, size_t al)
 		fail1(c, NVMF_AUTH_INCORRECT_MESSAGE);
 		break;
 	}
-	if (al < sizeof(*f))
-		return -EINVAL;
-	memset(f, 0, sizeof(*f));
-	f->h.auth_type = NVMF_AUTH_TYPE_COMMON;
-	f->h.auth_id = NVMF_AUTH_ID_FAILURE1;
-	f->h.t_id = c->t_id;
-	f->rescode = NVMF_AUTH_FAILURE_RC;
-	f->rescode_exp = c->fail_reason;
+	rc = dhchap_put_failure(buf, al, NVMF_AUTH_ID_FAILURE1, c->t_id, c->fail_reason);
+	if (rc < 0)
+		return rc;
 	c->authenticated = false;
 	c->state = DHCHAP_CTRL_FAILED;
-	return (int)sizeof(*f);
+	return rc;
 }

@@ -191,15 +191,5 @@ int dhchap_host_on_success1(struct dhchap_host *h, const void *msg, size_t msg_l
 
 int dhchap_host_failure2(struct dhchap_host *h, void *out, size_t len)
 {
-	struct nvmf_auth_failure *f = out;
-
-	if (len < sizeof(*f))
-		return -EINVAL;
-	memset(f, 0, sizeof(*f));
-	f->h.auth_type = NVMF_AUTH_TYPE_COMMON;
-	f->h.auth_id = NVMF_AUTH_ID_FAILURE2;
-	f->h.t_id = h->t_id;
-	f->rescode = NVMF_AUTH_FAILURE_RC;
-	f->rescode_exp = h->fail_reason;
-	return (int)sizeof(*f);
+	return dhchap_put_failure(out, len, NVMF_AUTH_ID_FAILURE2, h->t_id, h->fail_reason);
 }

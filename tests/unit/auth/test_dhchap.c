@@ -13,23 +13,14 @@
 
 #include <cmocka.h>
 
+#include "auth_test.h"
 #include "auth/dhchap.h"
 
-#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
+#define HOSTNQN TEST_HOSTNQN
 #define SUBNQN "nqn.2016-06.io.nvfab:auth-kat"
 /* key bytes 01..20h, with its CRC-32 */
 #define KEY32 "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAl7OaH"
 #define KEY48 "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoOEhYaHiImKi4yNjo+QkZKTvGwQfg=="
-
-static void hex(const char *s, uint8_t *out)
-{
-	for (size_t i = 0; s[2 * i]; i++) {
-		unsigned v;
-
-		sscanf(s + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
-	}
-}
 
 static void test_secret_parse(void **state)
 {

@@ -10,20 +10,11 @@
 
 #include <cmocka.h>
 
+#include "auth_test.h"
 #include "auth/tls_psk.h"
 
-#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
+#define HOSTNQN TEST_HOSTNQN
 #define SUBNQN "nqn.2016-06.io.nvfab:tls-kat"
-
-static void hex(const char *s, uint8_t *out)
-{
-	for (size_t i = 0; s[2 * i]; i++) {
-		unsigned v;
-
-		sscanf(s + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
-	}
-}
 
 static void test_sha256_retained(void **state)
 {

@@ -3,6 +3,7 @@
 
     bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--modes event,busy]
                      [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
+                     [--loads 4k:1,4k:32,128k:1,128k:32]
 
 A storage nvfabd (one reactor, a 256 MiB RAM namespace, event-driven) and a gateway nvfabd (one
 reactor; bdev_nvme_attach_controller to the storage, the namespace re-exported) on two cores:
@@ -199,11 +200,17 @@ def main():
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
     ap.add_argument("--plot", metavar="DIR")
+    ap.add_argument("--loads", default="4k:1,4k:32,128k:1,128k:32",
+                    help="SIZE:QD list (each run as random reads and random writes)")
     args = ap.parse_args()
     modes = args.modes.split(",")
     if any(m not in ("event", "busy") for m in modes):
         sys.exit("--modes: event, busy or both")
-    loads = [(w, s, q) for s in (4096, 131072) for q in (1, 32) for w in ("randread", "randwrite")]
+    loads = []
+    for item in args.loads.split(","):
+        size, qd = item.split(":")
+        size = int(size.rstrip("kK")) * (1024 if size[-1] in "kK" else 1)
+        loads += [(w, size, int(qd)) for w in ("randread", "randwrite")]
     res = {}
     floors, relays = [], []
     for _ in range(args.rounds):

@@ -4,6 +4,7 @@
     bench/host_io.py [--host nvfab:BUILD ...] [--host spdk:PATH/spdk_nvme_perf ...]
                      [--target nvfabd:BUILD | --target trid:'TRID'] [--busy-target]
                      [--io 128k:8,4k:32,...] [--modes busy,event] [--rounds N] [--secs S]
+                     [--floor BUILD [--pause-pid PID]]
 
 The target is either nvfabd of BUILD (started here, pinned to core 0, one reactor, a 256 MiB
 RAM namespace; busy-polling with --busy-target) or any running NVMe/TCP subsystem given by its
@@ -14,11 +15,19 @@ hosts (two builds of nvfab, or nvfab and SPDK's perf tool) are compared in one r
 noisy machine. Printed per host, I/O and mode: medians over rounds of IOPS, MiB/s, mean
 latency, the host process's CPU time per I/O (its rusage) and its system calls per I/O
 (`perf stat -e raw_syscalls:sys_enter`), plus the spread (min-max) of IOPS.
+
+--floor BUILD adds, in every round, the raw TCP stream of the same message size from core 0 to
+core 1 (`nvfab-floor stream --dir read`, busy-polling server and client, nothing else running):
+the most any host can receive on these cores, whatever the target. A host at that line is
+bound by the loopback path and the target's core, not by its own code. The target is stopped
+(SIGSTOP) meanwhile so that a busy-polling one leaves core 0 to the stream: nvfabd started
+here, or the process --pause-pid names (a target given by --target trid:...).
 """
 import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -69,6 +78,24 @@ def host_cmd(host, trid, size, qd, mode, secs):
     sys.exit(f"unknown host kind in {host} (nvfab:BUILD or spdk:PATH)")
 
 
+def floor_stream(build, size, secs):
+    """Messages per second of a raw TCP stream of SIZE-byte messages, server core 0, client core 1."""
+    exe = os.path.join(build, "bench", "nvfab-floor")
+    port = free_port()
+    server = subprocess.Popen(["taskset", "-c", "0", exe, "server", "-p", str(port), "-c", "0", "-b"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
+            subprocess.run(["taskset", "-c", "1", exe, "stream", "-p", str(port), "-c", "1", "-b", "-s", str(size),
+                            "--dir", "read", "-t", str(secs), "--json", j.name], check=True, capture_output=True)
+            out = json.load(open(j.name))
+        return out["msgs"] / out["elapsed_s"]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def run_host(cmd):
     """Runs one host under perf stat; returns (IOPS, MiB/s, avg us, host CPU s, syscalls)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -100,6 +127,8 @@ def main():
     ap.add_argument("--modes", default="busy,event")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=3)
+    ap.add_argument("--floor", metavar="BUILD", help="also the raw TCP stream of each size (nvfab-floor of BUILD)")
+    ap.add_argument("--pause-pid", type=int, help="with --floor: the target's process, stopped while the stream runs")
     args = ap.parse_args()
     hosts = args.host or ["nvfab:build"]
     ios = []
@@ -120,6 +149,17 @@ def main():
         try:
             for _ in range(args.rounds):
                 for size, qd in ios:
+                    if args.floor:
+                        paused = proc.pid if proc else args.pause_pid
+                        if paused:
+                            os.kill(paused, signal.SIGSTOP)
+                        try:
+                            rate = floor_stream(args.floor, size, args.secs)
+                        finally:
+                            if paused:
+                                os.kill(paused, signal.SIGCONT)
+                        res.setdefault((size, qd, "raw", "nvfab-floor stream (no target)"), []).append(
+                            (rate, rate * size / (1 << 20), float("nan"), float("nan"), float("nan")))
                     for mode in modes:
                         for host in hosts:
                             cmd = host_cmd(host, trid, size, qd, mode, args.secs)

@@ -147,6 +147,12 @@ extern const struct perf_dev_ops perf_local_ops;
 
 /* Called by the device ops for each completed I/O (err: 0 or -errno; why: for people). */
 void perf_io_done(struct perf_io *io, int err, const char *why);
+/*
+ * From a completion callback: submits the I/O that are ready again, without flushing (the
+ * device sends them when it sees fit, at the latest at the round's flush). A remote queue
+ * then has its next command out while it still reads the previous large responses.
+ */
+void perf_chan_resubmit(struct perf_chan *ch);
 void *perf_worker_main(void *arg);
 
 /* Verify patterns (perf_worker.c; exposed for tests). */

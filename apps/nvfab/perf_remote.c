@@ -74,6 +74,8 @@ static void remote_done(void *arg, const struct nvfab_cpl *cpl)
 		perf_io_done(io, nvfab_cpl_errno(cpl), nvfab_cpl_str(cpl, why, sizeof(why)));
 	else
 		perf_io_done(io, 0, NULL);
+	/* Like an application with work queued: the next command leaves from the callback. */
+	perf_chan_resubmit(io->ch);
 }
 
 static int remote_submit(struct perf_chan *ch, struct perf_io *io)
@@ -115,6 +117,9 @@ static int remote_poll(struct perf_chan *ch)
 			continue;
 		}
 		total += rc;
+		/* What the callbacks resubmitted goes now, so the watch below stays EPOLLIN only
+		 * (no epoll_ctl pair per round for a send that is about to happen anyway). */
+		(void)nvfab_qpair_flush(ch->qps[i]);
 		if (ch->w->run->cfg.epoll)
 			qp_watch(ch, i);
 	}

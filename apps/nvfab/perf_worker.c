@@ -201,7 +201,7 @@ static int submit_one(struct perf_chan *ch, struct perf_io *io)
 	return rc;
 }
 
-static void submit_ready(struct perf_chan *ch)
+static void submit_ready_noflush(struct perf_chan *ch)
 {
 	/* Bounded: a backend completing inline hands the I/O straight back to ready. */
 	uint32_t budget = ch->w->run->cfg.depth;
@@ -219,8 +219,19 @@ static void submit_ready(struct perf_chan *ch)
 		chan_error(ch, "perf: %s: %s at lba %llu: %s; stopping this device\n", "submit",
 			   io->lba, strerror(-rc));
 	}
+}
+
+static void submit_ready(struct perf_chan *ch)
+{
+	submit_ready_noflush(ch);
 	if (ch->dev->ops->flush)
 		ch->dev->ops->flush(ch);
+}
+
+void perf_chan_resubmit(struct perf_chan *ch)
+{
+	if (!ch->w->stopping && !atomic_load_explicit(&ch->w->run->stop, memory_order_relaxed))
+		submit_ready_noflush(ch);
 }
 
 static int chan_setup(struct perf_chan *ch)

@@ -654,6 +654,14 @@ int host_qpair_poll(struct host_qpair *qp, uint32_t max)
 			if ((qp->rx.drained && rc < TCP_RX_STAGING_SIZE / 2) ||
 			    (max && qp->reaped >= max))
 				break;
+			/*
+			 * Large PDUs take the next read a while to copy. Commands that completion
+			 * callbacks submitted meanwhile go out now, not after the whole stream is
+			 * read: otherwise the controller runs dry at the end of every round and the
+			 * queue moves in lock step (128 KiB reads at QD8).
+			 */
+			if (qp->rx.large && tcp_tx_pending(&qp->tx))
+				qp_flush(qp);
 		}
 		qp->in_poll = false;
 	}

@@ -408,6 +408,8 @@ class Runner:
             return
         t = bl.Nvfabd(self.build, self.work, reactors=reactors, busy=busy, tag=f"nvfabd-{mode}-r{reactors}")
         try:
+            if (want_lat and "ram" in self.cfg["lat_bdevs"]) or (want_iops and self.args.mode != "smoke"):
+                bl.precondition(self.build, bl.trid(t.port, "ram"))
             common = dict(busy=busy, rep=rep, target=t, reactors=reactors)
             if want_lat:
                 for bdev in self.cfg["lat_bdevs"]:

@@ -5,7 +5,7 @@
                          [--rounds N] [--secs S] [--busy] [--syscalls]
 
 Each --target-build runs a target pinned to core 0 with one namespace per backend
-of --backends (default ram,tmpfs): ram (bdev_malloc_create), tmpfs (a 256 MiB file in /dev/shm),
+of --backends (default ram,tmpfs): ram (bdev_malloc_create, written through once first), tmpfs (a 256 MiB file in /dev/shm),
 rootfs (a 256 MiB file in /var/tmp, written once so that reads are not holes, O_DIRECT where the
 file system takes it), loop (a loop device with direct I/O over such a file; needs root and
 losetup). `nvfab perf` of --host-build, pinned to core 1, runs 4 KiB random reads at QD1 and
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, proc_stat_cpu_s, wait_socket
+from benchlib import free_port, precondition, proc_stat_cpu_s, wait_socket
 
 NQN = "nqn.2026-12.io.nvfab:bench-"
 
@@ -163,6 +163,9 @@ def main():
                 with tempfile.TemporaryDirectory(prefix="nvfab-fvr-") as work:
                     proc, port = run_target(build, images, args.busy, work)
                     try:
+                        if "ram" in backends:
+                            precondition(args.host_build, "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 "
+                                         f"trsvcid:{port} subnqn:{NQN}ram")
                         for name in ["ram"] + list(images):
                             if name not in backends:
                                 continue

@@ -5,7 +5,7 @@
                      [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
                      [--loads 4k:1,4k:32,128k:1,128k:32]
 
-A storage nvfabd (one reactor, a 256 MiB RAM namespace, event-driven) and a gateway nvfabd (one
+A storage nvfabd (one reactor, a 256 MiB RAM namespace written through once first, event-driven) and a gateway nvfabd (one
 reactor; bdev_nvme_attach_controller to the storage, the namespace re-exported) on two cores:
 - mode "event": the gateway event-driven; gateway and storage on core 0, `nvfab perf`
   (busy-polling) on core 1;
@@ -16,9 +16,10 @@ QD32) directly against the storage and through the gateway, alternating. Printed
 IOPS and mean latency for both paths, the hop's cost (latency through the gateway minus
 directly), and the gateway's and the storage's CPU time per I/O (utime+stime of all their
 threads over the run, divided by the I/Os; busy-polling, that is its core's time per I/O).
-With --floor, also the raw TCP round trip of a 4 KiB read's bytes on the same cores
-(`nvfab-floor`, event-driven server), directly and through an event-driven byte relay on core
-0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids. --plot DIR writes
+With --floor, also the raw TCP round trip of a 4 KiB read's and a 4 KiB write's bytes on the
+same cores (`nvfab-floor`, event-driven server), directly and through an event-driven byte relay
+on core 0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids;
+for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median. --plot DIR writes
 gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there.
 """
 import argparse
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, proc_stat_cpu_s, wait_socket
+from benchlib import free_port, precondition, proc_stat_cpu_s, wait_socket
 
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
@@ -72,10 +73,10 @@ def perf(build, port, nqn, workload, size, qd, secs, epoll=False):
     return float(f[0]), float(f[2])
 
 
-def floor_rtt(build, secs, relay=False):
-    """Raw TCP round trip of a 4 KiB read's bytes: the client (busy) on core 1, the server
-    (event-driven) on core 0 and, with relay, a byte relay (event-driven) on core 0 too: the
-    floor of a gateway's hop on these cores."""
+def floor_rtt(build, secs, relay=False, io="read4k-success"):
+    """Raw TCP round trip of an I/O's bytes (nvfab-floor's --io pattern): the client (busy) on
+    core 1, the server (event-driven) on core 0 and, with relay, a byte relay (event-driven) on
+    core 0 too: the floor of a gateway's hop on these cores."""
     floor = os.path.join(build, "bench", "nvfab-floor")
     port = free_port()
     procs = [subprocess.Popen(["taskset", "-c", "0", floor, "server", "-p", str(port), "-c", "0"],
@@ -90,7 +91,7 @@ def floor_rtt(build, secs, relay=False):
         time.sleep(0.3)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
             subprocess.run(["taskset", "-c", "1", floor, "pingpong", "-p", str(port), "-c", "1", "-b",
-                            "--io", "read4k-success", "-t", str(secs), "--json", j.name],
+                            "--io", io, "-t", str(secs), "--json", j.name],
                            check=True, capture_output=True)
             return json.load(open(j.name))["latency_us"]["avg"]
     finally:
@@ -128,6 +129,7 @@ def run_mode(args, mode, loads, res):
     with tempfile.TemporaryDirectory(prefix="nvfab-bench-gw-") as work:
         sport, gport = free_port(), free_port()
         storage = start(args.build, storage_config(sport), work, "storage", False, 1 if busy else 0)
+        precondition(args.build, f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{sport} subnqn:{STORAGE_NQN}")
         gateway = start(args.build, gateway_config(sport, gport), work, "gateway", busy, 0,
                         args.gateway_args.split())
         try:
@@ -212,21 +214,28 @@ def main():
         size = int(size.rstrip("kK")) * (1024 if size[-1] in "kK" else 1)
         loads += [(w, size, int(qd)) for w in ("randread", "randwrite")]
     res = {}
-    floors, relays = [], []
+    # The floor of each 4 KiB workload's hop, per round: its bytes directly and through the relay.
+    patterns = {"randread": "read4k-success", "randwrite": "write4k"}
+    floors = {w: [] for w in patterns}
+    relays = {w: [] for w in patterns}
     for _ in range(args.rounds):
         if args.floor:
-            floors.append(floor_rtt(args.build, args.secs))
-            relays.append(floor_rtt(args.build, args.secs, relay=True))
+            for w, io in patterns.items():
+                floors[w].append(floor_rtt(args.build, args.secs, io=io))
+                relays[w].append(floor_rtt(args.build, args.secs, relay=True, io=io))
         for mode in modes:
             run_mode(args, mode, loads, res)
     med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
-    floor = statistics.median(relays) - statistics.median(floors) if floors else None
+    floor = (statistics.median(relays["randread"]) - statistics.median(floors["randread"])
+             if args.floor else None)
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
-    if floors:
-        print(f"# raw TCP round trip of a 4 KiB read's bytes (nvfab-floor; event server core 0, busy "
-              f"client core 1): {statistics.median(floors):.1f} us; through an event-driven byte "
-              f"relay on core 0: {statistics.median(relays):.1f} us; the hop's floor: {floor:.1f} us")
+    if args.floor:
+        for w, io in patterns.items():
+            f, r = statistics.median(floors[w]), statistics.median(relays[w])
+            print(f"# raw TCP round trip of {io}'s bytes (nvfab-floor; event server core 0, busy "
+                  f"client core 1): {f:.1f} us; through an event-driven byte relay on core 0: "
+                  f"{r:.1f} us; the hop's floor: {r - f:.1f} us")
     for mode in modes:
         print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
@@ -235,6 +244,16 @@ def main():
             d, g = med[(mode, load, "direct")], med[(mode, load, "gateway")]
             print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
                   f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+        if args.floor and mode == "event":
+            # Paired by round: the machine's speed drifts between rounds more than the gap.
+            for w in patterns:
+                load = (w, 4096, 1)
+                if (mode, load, "gateway") not in res:
+                    continue
+                over = [(g[1] - d[1]) - (relays[w][i] - floors[w][i]) for i, (d, g) in
+                        enumerate(zip(res[(mode, load, "direct")], res[(mode, load, "gateway")]))]
+                print(f"# {w} 4k QD1: the gateway's hop minus the relay's, per round: "
+                      f"{' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us")
     if args.plot:
         plot(args.plot, modes, loads, med, floor)
 

@@ -7,7 +7,7 @@
                      [--floor BUILD [--pause-pid PID]]
 
 The target is either nvfabd of BUILD (started here, pinned to core 0, one reactor, a 256 MiB
-RAM namespace; busy-polling with --busy-target) or any running NVMe/TCP subsystem given by its
+RAM namespace written through once; busy-polling with --busy-target) or any running NVMe/TCP subsystem given by its
 transport ID (for example SPDK's nvmf_tgt). Each host runs pinned to core 1, random reads of
 each --io SIZE:DEPTH, in each mode: busy (`nvfab perf --busy-poll`; spdk_nvme_perf always
 polls) and event (`nvfab perf --epoll`). The hosts alternate within every round, so several
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, wait_socket
+from benchlib import free_port, precondition, wait_socket
 
 NQN = "nqn.2026-12.io.nvfab:bench-host-io"
 
@@ -142,6 +142,7 @@ def main():
         proc = None
         if args.target.startswith("nvfabd:"):
             proc, trid = start_nvfabd(args.target.split(":", 1)[1], args.busy_target, work)
+            precondition(args.target.split(":", 1)[1], trid)
         elif args.target.startswith("trid:"):
             trid = args.target.split(":", 1)[1]
         else:

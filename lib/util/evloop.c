@@ -13,6 +13,10 @@
 
 #define EVLOOP_MAX_EVENTS 64
 
+/* Adaptive polling's score of polled idle periods that found work, in 256ths; a probe period. */
+#define EVLOOP_HIT_ONE 256u
+#define EVLOOP_PROBE_EVERY 16u
+
 struct evloop_msg {
 	evloop_msg_fn fn;
 	void *arg;
@@ -26,6 +30,11 @@ struct evloop {
 	bool busy_poll;
 	uint64_t spin_ns;       /* adaptive polling: keep polling this long after the last work */
 	uint64_t last_work_ns;
+	bool in_idle;           /* no work since last_work_ns: an idle period is under way */
+	bool spinning;          /* this idle period is polled */
+	uint32_t hit_score;     /* moving share (of 256) of polled idle periods that found work */
+	uint32_t idle_periods;
+	uint64_t polled_periods;        /* idle periods polled rather than slept (adaptive polling) */
 	volatile bool stop;
 	struct evloop_handler wake_handler;
 	struct list_node pollers;
@@ -121,6 +130,7 @@ void evloop_set_busy_poll(struct evloop *loop, bool busy)
 void evloop_set_adaptive_poll(struct evloop *loop, uint32_t us)
 {
 	loop->spin_ns = (uint64_t)us * 1000;
+	loop->hit_score = EVLOOP_HIT_ONE; /* poll until the waits prove too long */
 }
 
 int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
@@ -268,6 +278,49 @@ static int evloop_run_timers(struct evloop *loop, int *work)
 	return (int)((next - now + 999999) / 1000000);
 }
 
+/*
+ * Adaptive polling decides per idle period (from the end of work to the next work) whether to
+ * poll it or to sleep at once. Polling pays only when work usually comes within the window (a
+ * peer on the same machine, a fast device); when it usually does not (a slow device, a remote
+ * backend across a real network) the window is wasted CPU. A hit saves one wake-up, a miss
+ * burns the whole window, so polling pays only when most polled periods hit: the loop keeps a
+ * moving score of polled periods that ended in work rather than in an expired window, polls
+ * while three in four do, and otherwise sleeps at once, polling one period in 16 as a probe so
+ * that it notices when work speeds up again. (A target on a slow device alternates a short
+ * wait for the host's next command with a long one for the device: half hits, so it sleeps.)
+ * Misses are judged only while polling, so the wake-up time that sleeping adds to a wait
+ * cannot keep the loop from polling.
+ */
+static bool adaptive_poll_now(struct evloop *loop)
+{
+	if (!loop->in_idle) {
+		loop->in_idle = true;
+		loop->spinning = loop->hit_score >= EVLOOP_HIT_ONE * 3 / 4 ||
+				 ++loop->idle_periods % EVLOOP_PROBE_EVERY == 0;
+		loop->polled_periods += loop->spinning;
+	}
+	if (!loop->spinning)
+		return false;
+	if (evloop_now_ns() - loop->last_work_ns < loop->spin_ns)
+		return true;
+	loop->spinning = false; /* the window ran out: a miss */
+	loop->hit_score -= loop->hit_score / 8;
+	return false;
+}
+
+static void adaptive_work_done(struct evloop *loop)
+{
+	if (loop->spinning)
+		loop->hit_score += (EVLOOP_HIT_ONE - loop->hit_score) / 8;
+	loop->in_idle = loop->spinning = false;
+	loop->last_work_ns = evloop_now_ns();
+}
+
+uint64_t evloop_polled_periods(const struct evloop *loop)
+{
+	return loop->polled_periods;
+}
+
 int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event events[EVLOOP_MAX_EVENTS];
@@ -282,16 +335,18 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 	}
 	loop->poll_next = NULL;
 	timer_ms = evloop_run_timers(loop, &work);
-	if (work || loop->busy_poll)
+	if (work || loop->busy_poll) {
 		timeout_ms = 0;
-	else if (loop->spin_ns && evloop_now_ns() - loop->last_work_ns < loop->spin_ns)
-		timeout_ms = 0; /* work was recent: more is likely sooner than a wake-up would take */
-	else if (timer_ms >= 0 && (timeout_ms < 0 || timer_ms < timeout_ms))
+	} else if (loop->spin_ns && adaptive_poll_now(loop)) {
+		/* Work was recent, and the next usually comes sooner than a wake-up would take. */
+		timeout_ms = 0;
+	} else if (timer_ms >= 0 && (timeout_ms < 0 || timer_ms < timeout_ms)) {
 		timeout_ms = timer_ms;
+	}
 
 	n = epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);
 	if (loop->spin_ns && (work || n > 0))
-		loop->last_work_ns = evloop_now_ns();
+		adaptive_work_done(loop);
 	for (int i = 0; i < n; i++) {
 		struct evloop_handler *h = events[i].data.ptr;
 

@@ -62,9 +62,13 @@ void evloop_set_busy_poll(struct evloop *loop, bool busy);
  * Adaptive polling for a loop that sleeps: after an iteration that did work, keep polling
  * (epoll with timeout 0) for up to us microseconds before sleeping again. The next request
  * of a busy connection usually arrives sooner than a sleep and wake-up take; a loop without
- * work for us microseconds sleeps, so an idle reactor costs nothing. 0 turns it off.
+ * work for us microseconds sleeps, so an idle reactor costs nothing. A loop whose polled
+ * waits mostly run out the window (a slow device or peer) sleeps at once instead, polling one
+ * wait in 16 to notice when work speeds up. 0 turns it off.
  */
 void evloop_set_adaptive_poll(struct evloop *loop, uint32_t us);
+/* Idle periods that adaptive polling polled rather than slept through (for tests). */
+uint64_t evloop_polled_periods(const struct evloop *loop);
 
 int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
 		  evloop_fd_fn fn, void *arg);

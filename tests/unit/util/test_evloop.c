@@ -1,0 +1,130 @@
+/*
+ * The event loop's adaptive polling: it polls through short waits for work and sleeps at once
+ * when polled waits usually run out its window.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/evloop.h"
+
+/* A poller that has work on every other call: waits for work are about one iteration long. */
+static int every_other(void *arg)
+{
+	unsigned *calls = arg;
+
+	return (*calls)++ % 2 == 0;
+}
+
+static void test_polls_through_short_waits(void **state)
+{
+	struct evloop *loop = evloop_create("t-short");
+	struct evloop_poller p;
+	unsigned calls = 0;
+
+	(void)state;
+	assert_non_null(loop);
+	evloop_set_adaptive_poll(loop, 200);
+	evloop_add_poller(loop, &p, every_other, &calls);
+	for (int i = 0; i < 200; i++)
+		evloop_run_once(loop, 1);
+	/* Every idle period ended in work far within 200 us: each was polled, none slept. */
+	assert_true(evloop_polled_periods(loop) >= 90);
+	evloop_del_poller(loop, &p);
+	evloop_destroy(loop);
+}
+
+static void test_off_never_polls(void **state)
+{
+	struct evloop *loop = evloop_create("t-off");
+	struct evloop_poller p;
+	unsigned calls = 0;
+
+	(void)state;
+	assert_non_null(loop);
+	evloop_add_poller(loop, &p, every_other, &calls);
+	for (int i = 0; i < 20; i++)
+		evloop_run_once(loop, 1);
+	assert_int_equal(evloop_polled_periods(loop), 0);
+	evloop_del_poller(loop, &p);
+	evloop_destroy(loop);
+}
+
+struct slow_peer {
+	int fd;
+	int events;     /* to send, one every 3 ms */
+	int seen;       /* received by the loop */
+};
+
+static void *slow_writer(void *arg)
+{
+	struct slow_peer *peer = arg;
+	uint64_t one = 1;
+
+	for (int i = 0; i < peer->events; i++) {
+		struct timespec ts = {0, 3 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		if (write(peer->fd, &one, sizeof(one)) != sizeof(one))
+			break;
+	}
+	return NULL;
+}
+
+static void on_event(void *arg, uint32_t events)
+{
+	struct slow_peer *peer = arg;
+	uint64_t v;
+
+	(void)events;
+	if (read(peer->fd, &v, sizeof(v)) == sizeof(v))
+		peer->seen += (int)v;
+}
+
+static void test_sleeps_at_once_when_waits_are_long(void **state)
+{
+	struct evloop *loop = evloop_create("t-slow");
+	struct evloop_handler h;
+	struct slow_peer peer = {.events = 40};
+	pthread_t writer;
+	uint64_t polled_at_20 = 0;
+
+	(void)state;
+	assert_non_null(loop);
+	peer.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(peer.fd >= 0);
+	evloop_set_adaptive_poll(loop, 200);
+	assert_int_equal(evloop_add_fd(loop, &h, peer.fd, EPOLLIN, on_event, &peer), 0);
+	assert_int_equal(pthread_create(&writer, NULL, slow_writer, &peer), 0);
+	while (peer.seen < peer.events) {
+		evloop_run_once(loop, 100);
+		if (peer.seen == 20 && !polled_at_20)
+			polled_at_20 = evloop_polled_periods(loop) + 1;
+	}
+	pthread_join(writer, NULL);
+	/* The first waits ran out the 200 us window: of the last 20 waits (3 ms each) only the
+	 * probes, one in 16, were polled; the others were slept through from their start. */
+	assert_true(polled_at_20 > 0);
+	assert_true(evloop_polled_periods(loop) - (polled_at_20 - 1) <= 3);
+	evloop_del_fd(loop, &h);
+	close(peer.fd);
+	evloop_destroy(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_polls_through_short_waits),
+		cmocka_unit_test(test_off_never_polls),
+		cmocka_unit_test(test_sleeps_at_once_when_waits_are_long),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

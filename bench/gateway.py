@@ -5,8 +5,9 @@
                      [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
                      [--loads 4k:1,4k:32,128k:1,128k:32]
 
-A storage nvfabd (one reactor, a 256 MiB RAM namespace written through once first, event-driven) and a gateway nvfabd (one
-reactor; bdev_nvme_attach_controller to the storage, the namespace re-exported) on two cores:
+A storage nvfabd (one reactor, a 256 MiB RAM namespace written through once first,
+event-driven) and a gateway nvfabd (one reactor; bdev_nvme_attach_controller to the storage,
+the namespace re-exported) on two cores:
 - mode "event": the gateway event-driven; gateway and storage on core 0, `nvfab perf`
   (busy-polling) on core 1;
 - mode "busy": the gateway busy-polling alone on core 0 (a SmartNIC core of its own); the

@@ -4,16 +4,16 @@
     bench/file_vs_ram.py [--target-build DIR[|ARGS] | spdk:NVMF_TGT ...] [--host-build DIR] [--backends LIST]
                          [--rounds N] [--secs S] [--busy] [--syscalls]
 
-Each --target-build runs a target pinned to core 0 with one namespace per backend
-of --backends (default ram,tmpfs): ram (bdev_malloc_create, written through once first), tmpfs
-(a 256 MiB file in /dev/shm), rootfs (a 256 MiB file in /var/tmp, written once so that reads
-are not holes, O_DIRECT where the file system takes it), loop (a loop device with direct I/O over such a file; needs root and
-losetup). `nvfab perf` of --host-build, pinned to core 1, runs 4 KiB random reads at QD1 and
-QD32 on each. The builds alternate within every round, so that several builds are compared in
-one run on a shared, noisy machine. Printed per build, backend and depth: medians of IOPS, mean
-latency, nvfabd's CPU time per I/O (utime+stime of all its threads, io_uring workers included,
-over the run, divided by the I/Os served) and, with --syscalls, its system calls per I/O
-(`perf stat -e raw_syscalls:sys_enter` on the daemon).
+Each --target-build runs a target pinned to core 0 with one namespace per backend of --backends
+(default ram,tmpfs): ram (bdev_malloc_create, written through once first), tmpfs (a 256 MiB file
+in /dev/shm), rootfs (a 256 MiB file in /var/tmp, written once so that reads are not holes,
+O_DIRECT where the file system takes it), loop (a loop device with direct I/O over such a file;
+needs root and losetup). `nvfab perf` of --host-build, pinned to core 1, runs 4 KiB random reads
+at QD1 and QD32 on each. The builds alternate within every round, so that several builds are
+compared in one run on a shared, noisy machine. Printed per build, backend and depth: medians of
+IOPS, mean latency, nvfabd's CPU time per I/O (utime+stime of all its threads, io_uring workers
+included, over the run, divided by the I/Os served) and, with --syscalls, its system calls per
+I/O (`perf stat -e raw_syscalls:sys_enter` on the daemon).
 
 A --target-build is an nvfab build directory (default: build), optionally with nvfabd options
 after a bar ("build|--poll-us 50"), or "spdk:PATH/nvmf_tgt": SPDK's target for reference, with

@@ -6,15 +6,15 @@
                      [--io 128k:8,4k:32,...] [--modes busy,event] [--rounds N] [--secs S]
                      [--floor BUILD [--pause-pid PID]]
 
-The target is either nvfabd of BUILD (started here, pinned to core 0, one reactor, a 256 MiB
-RAM namespace written through once; busy-polling with --busy-target) or any running NVMe/TCP subsystem given by its
-transport ID (for example SPDK's nvmf_tgt). Each host runs pinned to core 1, random reads of
-each --io SIZE:DEPTH, in each mode: busy (`nvfab perf --busy-poll`; spdk_nvme_perf always
-polls) and event (`nvfab perf --epoll`). The hosts alternate within every round, so several
-hosts (two builds of nvfab, or nvfab and SPDK's perf tool) are compared in one run on a shared,
-noisy machine. Printed per host, I/O and mode: medians over rounds of IOPS, MiB/s, mean
-latency, the host process's CPU time per I/O (its rusage) and its system calls per I/O
-(`perf stat -e raw_syscalls:sys_enter`), plus the spread (min-max) of IOPS.
+The target is either nvfabd of BUILD (started here, pinned to core 0, one reactor, a 256 MiB RAM
+namespace written through once; busy-polling with --busy-target) or any running NVMe/TCP
+subsystem given by its transport ID (for example SPDK's nvmf_tgt). Each host runs pinned to core
+1, random reads of each --io SIZE:DEPTH, in each mode: busy (`nvfab perf --busy-poll`;
+spdk_nvme_perf always polls) and event (`nvfab perf --epoll`). The hosts alternate within every
+round, so several hosts (two builds of nvfab, or nvfab and SPDK's perf tool) are compared in one
+run on a shared, noisy machine. Printed per host, I/O and mode: medians over rounds of IOPS,
+MiB/s, mean latency, the host process's CPU time per I/O (its rusage) and its system calls per
+I/O (`perf stat -e raw_syscalls:sys_enter`), plus the spread (min-max) of IOPS.
 
 --floor BUILD adds, in every round, the raw TCP stream of the same message size from core 0 to
 core 1 (`nvfab-floor stream --dir read`, busy-polling server and client, nothing else running):

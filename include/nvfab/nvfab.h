@@ -335,7 +335,9 @@ int nvfab_qpair_process_completions(struct nvfab_qpair *qpair, uint32_t max);
  * Submissions normally leave at once. Between nvfab_qpair_batch_begin() and nvfab_qpair_flush()
  * they queue and then leave together, in as few sendmsg calls as the socket takes: fewer
  * system calls at queue depth > 1. Commands submitted from completion callbacks are batched
- * this way automatically. nvfab_qpair_flush() returns 0 or the connection's error.
+ * this way automatically. nvfab_qpair_process_completions() sends what is queued too: at its
+ * start, and after each large response it reads (so the controller is not left idle while a
+ * long stream of data is copied). nvfab_qpair_flush() returns 0 or the connection's error.
  */
 void nvfab_qpair_batch_begin(struct nvfab_qpair *qpair);
 int nvfab_qpair_flush(struct nvfab_qpair *qpair);

@@ -23,38 +23,36 @@ static int every_other(void *arg)
 	return (*calls)++ % 2 == 0;
 }
 
-static void test_polls_through_short_waits(void **state)
+/* Idle periods polled in iterations of a loop whose poller has work every other call. */
+static uint64_t polled_with_work_every_other(uint32_t poll_us, int iterations)
 {
-	struct evloop *loop = evloop_create("t-short");
+	struct evloop *loop = evloop_create("t-every-other");
 	struct evloop_poller p;
 	unsigned calls = 0;
+	uint64_t polled;
 
-	(void)state;
 	assert_non_null(loop);
-	evloop_set_adaptive_poll(loop, 200);
+	evloop_set_adaptive_poll(loop, poll_us);
 	evloop_add_poller(loop, &p, every_other, &calls);
-	for (int i = 0; i < 200; i++)
+	for (int i = 0; i < iterations; i++)
 		evloop_run_once(loop, 1);
-	/* Every idle period ended in work far within 200 us: each was polled, none slept. */
-	assert_true(evloop_polled_periods(loop) >= 90);
+	polled = evloop_polled_periods(loop);
 	evloop_del_poller(loop, &p);
 	evloop_destroy(loop);
+	return polled;
+}
+
+static void test_polls_through_short_waits(void **state)
+{
+	(void)state;
+	/* Every idle period ended in work far within 200 us: each was polled, none slept. */
+	assert_true(polled_with_work_every_other(200, 200) >= 90);
 }
 
 static void test_off_never_polls(void **state)
 {
-	struct evloop *loop = evloop_create("t-off");
-	struct evloop_poller p;
-	unsigned calls = 0;
-
 	(void)state;
-	assert_non_null(loop);
-	evloop_add_poller(loop, &p, every_other, &calls);
-	for (int i = 0; i < 20; i++)
-		evloop_run_once(loop, 1);
-	assert_int_equal(evloop_polled_periods(loop), 0);
-	evloop_del_poller(loop, &p);
-	evloop_destroy(loop);
+	assert_int_equal(polled_with_work_every_other(0, 20), 0);
 }
 
 struct slow_peer {

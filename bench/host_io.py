@@ -32,9 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-from benchlib import free_port, precondition, wait_socket
+from benchlib import FloorServer, free_port, precondition, wait_socket
 
 NQN = "nqn.2026-12.io.nvfab:bench-host-io"
 
@@ -78,22 +77,18 @@ def host_cmd(host, trid, size, qd, mode, secs):
     sys.exit(f"unknown host kind in {host} (nvfab:BUILD or spdk:PATH)")
 
 
-def floor_stream(build, size, secs):
+def floor_stream(build, size, secs, work):
     """Messages per second of a raw TCP stream of SIZE-byte messages, server core 0, client core 1."""
-    exe = os.path.join(build, "bench", "nvfab-floor")
-    port = free_port()
-    server = subprocess.Popen(["taskset", "-c", "0", exe, "server", "-p", str(port), "-c", "0", "-b"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = FloorServer(build, work, busy=True)
     try:
-        time.sleep(0.3)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
-            subprocess.run(["taskset", "-c", "1", exe, "stream", "-p", str(port), "-c", "1", "-b", "-s", str(size),
-                            "--dir", "read", "-t", str(secs), "--json", j.name], check=True, capture_output=True)
+            subprocess.run(["taskset", "-c", "1", server.exe, "stream", "-p", str(server.port), "-c", "1", "-b",
+                            "-s", str(size), "--dir", "read", "-t", str(secs), "--json", j.name],
+                           check=True, capture_output=True)
             out = json.load(open(j.name))
         return out["msgs"] / out["elapsed_s"]
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 def run_host(cmd):
@@ -155,7 +150,7 @@ def main():
                         if paused:
                             os.kill(paused, signal.SIGSTOP)
                         try:
-                            rate = floor_stream(args.floor, size, args.secs)
+                            rate = floor_stream(args.floor, size, args.secs, work)
                         finally:
                             if paused:
                                 os.kill(paused, signal.SIGCONT)

@@ -90,6 +90,7 @@ struct host_qpair {
 	bool batching;      /* in completion callbacks: new commands leave in one send */
 	bool tearing_down;      /* tx done() callbacks only account */
 	bool ic_done;           /* ICResp received */
+	bool c2h_success_seen;  /* the last read's data came with SUCCESS (no CapsuleResp) */
 	int deferred_err;       /* connection error seen where teardown was unsafe */
 	int last_err;           /* what broke the connection */
 	uint16_t connect_cntlid; /* CNTLID returned by Connect */

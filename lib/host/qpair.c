@@ -42,10 +42,12 @@ static void cmd_pdu_done(struct tcp_tx_pdu *pdu);
 static void h2c_pdu_done(struct tcp_tx_pdu *pdu);
 static int qp_on_header(void *ctx, struct tcp_rx *rx);
 static int qp_on_pdu(void *ctx, struct tcp_rx *rx, bool ddgst_ok);
+static void qp_guess(void *ctx, struct tcp_rx *rx);
 
 static const struct tcp_rx_ops qp_rx_ops = {
 	.on_header = qp_on_header,
 	.on_pdu = qp_on_pdu,
+	.guess = qp_guess,
 };
 
 static void qp_rx_reset(struct host_qpair *qp)
@@ -369,6 +371,42 @@ static int qp_c2h_header(struct host_qpair *qp, struct tcp_rx *rx)
 	return tcp_rx_set_data(rx, iov, n);
 }
 
+/*
+ * Foretells the C2HData of the oldest reads that wait for data, so that a read puts their data
+ * straight into their buffers (tcp_rx.h). A target that ends reads with SUCCESS in C2HData
+ * sends one PDU per read, in order for most back ends: a run of reads is foretold. Otherwise a
+ * CapsuleResp follows each read's data and only the first read is.
+ */
+static void qp_guess(void *ctx, struct tcp_rx *rx)
+{
+	struct host_qpair *qp = ctx;
+	struct list_node *n;
+	int looked = 0;
+
+	if (!qp->ic_done)
+		return;
+	for (n = qp->active_list.next; n != &qp->active_list; n = n->next) {
+		struct host_req *req = list_entry(n, struct host_req, link);
+		struct iovec iov[NVFAB_MAX_IOV];
+		struct tcp_rx_guess g = {
+			.type = NVME_TCP_PDU_C2H_DATA,
+			.hlen = sizeof(struct nvme_tcp_data_hdr),
+			.check_data_hdr = true,
+			.cccid = req->cid,
+			.len = req->len,
+		};
+
+		/* Commands leave in order: none after an unsent one can be answered yet. */
+		if (req->tx_pending || ++looked > 2 * TCP_RX_MAX_GUESS)
+			break;
+		if (req->xfer != HOST_XFER_C2H || req->c2h_next != 0 || req->len == 0)
+			continue;
+		if (!tcp_rx_guess_add(rx, &g, iov, iov_slice(req->iov, req->iovcnt, 0, req->len, iov)) ||
+		    !qp->c2h_success_seen)
+			break;
+	}
+}
+
 static int qp_on_header(void *ctx, struct tcp_rx *rx)
 {
 	struct host_qpair *qp = ctx;
@@ -440,6 +478,7 @@ static int qp_on_c2h_done(struct host_qpair *qp, struct tcp_rx *rx, bool ddgst_o
 		log_warn("qid %u cid %u: C2HData data digest mismatch", qp->qid, h->cccid);
 		req->cpl.transport_err = -EBADMSG;
 	}
+	qp->c2h_success_seen = h->ch.flags & NVME_TCP_F_DATA_SUCCESS;
 	if (h->ch.flags & NVME_TCP_F_DATA_SUCCESS) {
 		/* A read must bring all its data. A fabrics command may bring less than its buffer
 		 * holds: SPDK's target answers Authentication Receive with the message only. */

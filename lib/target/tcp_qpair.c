@@ -77,6 +77,7 @@ struct tcp_qpair {
 	struct iovec term_iov;
 	bool term_sent;
 	bool migrating;
+	uint32_t last_icd_len;      /* in-capsule data of the last command that had some */
 	struct tgt_req *connect_req;
 	struct tgt_reactor *target_reactor;
 	struct list_node link;      /* owner's list, for shutdown */
@@ -462,6 +463,8 @@ static int tcp_on_cmd_header(struct tcp_qpair *tq, struct tcp_rx *rx)
 		struct iovec iov = {.iov_base = tr->req.buf, .iov_len = rx->data_len};
 
 		/* The buffer holds the whole in-capsule data; the SGL's offset picks from it. */
+		if (tr->req.cmd.opc != NVME_FABRICS_OPC)   /* a Connect's data says nothing of I/O */
+			tq->last_icd_len = rx->data_len;
 		return tcp_rx_set_data(rx, &iov, 1);
 	}
 	tr->pending_status = status;
@@ -588,9 +591,38 @@ static int tcp_rx_on_pdu(void *ctx, struct tcp_rx *rx, bool ddgst_ok)
 	}
 }
 
+/*
+ * Foretells commands with as much in-capsule data as the last one had, their data going to the
+ * buffers of the requests they would take, in free list order: a run of writes of one size then
+ * arrives in place (tcp_rx.h). Should a request be freed meanwhile, it is taken first and the
+ * buffers move down the run by one; those commands' data is copied then, from buffers that are
+ * still free or already read. A buffer too small would be replaced on use: the run stops there.
+ */
+static void tcp_rx_guess_cmd(void *ctx, struct tcp_rx *rx)
+{
+	struct tcp_qpair *tq = ctx;
+	uint32_t len = tq->last_icd_len;
+	struct tcp_rx_guess g = {
+		.type = NVME_TCP_PDU_CAPSULE_CMD,
+		.hlen = sizeof(struct nvme_tcp_cmd),
+		.len = len,
+	};
+
+	if (!len || tq->state != TCP_QP_RUNNING || tq->qp.qid == 0)
+		return;
+	for (struct list_node *n = tq->free.next; n != &tq->free; n = n->next) {
+		struct tcp_req *tr = list_entry(n, struct tcp_req, link);
+		struct iovec iov = {tr->req.buf, len};
+
+		if (!tr->req.buf || tr->req.buf_size < len || !tcp_rx_guess_add(rx, &g, &iov, 1))
+			break;
+	}
+}
+
 static const struct tcp_rx_ops tcp_qpair_rx_ops = {
 	.on_header = tcp_rx_on_header,
 	.on_pdu = tcp_rx_on_pdu,
+	.guess = tcp_rx_guess_cmd,
 };
 
 static void tcp_qpair_adopt(void *arg);

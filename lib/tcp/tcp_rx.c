@@ -139,8 +139,10 @@ static void rx_data_advance(struct tcp_rx *rx, const uint8_t *src, uint32_t n)
 
 			if (chunk > v->iov_len)
 				chunk = (uint32_t)v->iov_len;
-			if (src)
+			if (src) {
 				memcpy(v->iov_base, src, chunk);
+				rx->data_copied += chunk;
+			}
 			if (rx_data_has_digest(rx))
 				rx->crc = tcp_crc_update(rx->crc, v->iov_base, chunk);
 			v->iov_base = (uint8_t *)v->iov_base + chunk;
@@ -247,6 +249,286 @@ static ssize_t rx_readv(struct tcp_rx *rx, int fd, const struct iovec *iov, int 
 	return rx->tls ? tcp_tls_readv(rx->tls, iov, cnt) : readv(fd, iov, cnt);
 }
 
+/* ---- foretold PDUs: their data read in place ---- */
+
+static bool iov_overlap(const struct iovec *a, const struct iovec *b)
+{
+	uintptr_t a0 = (uintptr_t)a->iov_base, b0 = (uintptr_t)b->iov_base;
+
+	return a0 < b0 + b->iov_len && b0 < a0 + a->iov_len;
+}
+
+/*
+ * Whether v shares bytes with the buffers this read already fills: a later PDU's data would
+ * overwrite an earlier one's before it is checked (a host may read twice into one buffer).
+ */
+static bool guess_overlaps(const struct tcp_rx *rx, const struct iovec *v)
+{
+	uint32_t lead = rx->guess_lead;
+
+	for (int i = 0; i < rx->nguess_iov; i++)
+		if (iov_overlap(v, &rx->guess_iov[i]))
+			return true;
+	for (int i = rx->data_idx; lead && i < rx->data_iovcnt; i++) {
+		struct iovec d = rx->data_iov[i];
+
+		if (d.iov_len > lead)
+			d.iov_len = lead;
+		lead -= (uint32_t)d.iov_len;
+		if (iov_overlap(v, &d))
+			return true;
+	}
+	return false;
+}
+
+bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const struct iovec *iov,
+		      int iovcnt)
+{
+	struct tcp_rx_guess *n = &rx->guess[rx->nguess];
+	uint32_t hdr = g->hlen + (rx->lim.hdgst ? NVME_TCP_DIGEST_LEN : 0);
+	uint32_t trail = rx->lim.ddgst ? NVME_TCP_DIGEST_LEN : 0, at = rx->guess_base;
+	size_t total = 0;
+
+	if (rx->nguess) {
+		const struct tcp_rx_guess *prev = n - 1;
+
+		at = prev->at + prev->hdr_bytes + prev->len + prev->trail;
+	}
+	if (rx->nguess >= (rx->guess_want ? rx->guess_want : 1) || iovcnt <= 0 ||
+	    rx->nguess_iov + iovcnt > TCP_RX_GUESS_IOV || g->len == 0 ||
+	    /* room for the whole stream in staging, should the guess be wrong */
+	    (uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > TCP_RX_STAGING_SIZE)
+		return false;
+	for (int i = 0; i < iovcnt; i++) {
+		if (guess_overlaps(rx, &iov[i]))
+			return false;
+		total += iov[i].iov_len;
+	}
+	if (total != g->len)
+		return false;
+	*n = *g;
+	n->at = at;
+	n->hdr_bytes = (uint8_t)hdr;
+	n->trail = (uint8_t)trail;
+	n->iov_first = (uint8_t)rx->nguess_iov;
+	n->iovcnt = (uint8_t)iovcnt;
+	memcpy(&rx->guess_iov[rx->nguess_iov], iov, (size_t)iovcnt * sizeof(*iov));
+	rx->nguess_iov += iovcnt;
+	rx->nguess++;
+	return true;
+}
+
+static uint32_t guess_end(const struct tcp_rx_guess *g)
+{
+	return g->at + g->hdr_bytes + g->len + g->trail;
+}
+
+/*
+ * One readv: the rest of the current PDU's data into its buffers, then each foretold header
+ * (and the digest before it) into staging, each foretold PDU's data into its buffers, whatever
+ * follows into staging. Staging thus holds the stream, but for the current PDU's data, with a
+ * hole where each foretold PDU's data would be.
+ */
+static ssize_t rx_read_guessed(struct tcp_rx *rx, int fd, size_t *asked)
+{
+	struct iovec iov[TCP_RX_MAX_DATA_IOV + 2 * TCP_RX_MAX_GUESS + TCP_RX_GUESS_IOV + 1];
+	uint32_t from = 0, end, want = rx->guess_lead;
+	int cnt = 0;
+
+	for (int i = rx->data_idx; i < rx->data_iovcnt && want; i++) {
+		iov[cnt] = rx->data_iov[i];
+		if (iov[cnt].iov_len > want)
+			iov[cnt].iov_len = want;
+		want -= (uint32_t)iov[cnt].iov_len;
+		cnt++;
+	}
+	for (int j = 0; j < rx->nguess; j++) {
+		const struct tcp_rx_guess *g = &rx->guess[j];
+		uint32_t hdr_end = g->at + g->hdr_bytes;
+
+		iov[cnt].iov_base = rx->staging + from;
+		iov[cnt++].iov_len = hdr_end - from;
+		for (int i = 0; i < g->iovcnt; i++)
+			iov[cnt++] = rx->guess_iov[g->iov_first + i];
+		from = hdr_end + g->len;
+	}
+	end = from + rx_staging_read_len(rx);
+	if (end > TCP_RX_STAGING_SIZE)
+		end = TCP_RX_STAGING_SIZE;
+	iov[cnt].iov_base = rx->staging + from;
+	iov[cnt++].iov_len = end - from;
+	*asked = rx->guess_lead + end;
+	return readv(fd, iov, cnt);
+}
+
+/* The foretold PDU's header arrived as foretold (it is whole in staging). */
+static bool guess_header_ok(const struct tcp_rx *rx, const struct tcp_rx_guess *g)
+{
+	struct nvme_tcp_data_hdr h;
+
+	memcpy(&h, rx->staging + g->at, g->hdr_bytes < sizeof(h) ? g->hdr_bytes : sizeof(h));
+	if (h.ch.type != g->type || h.ch.hlen != g->hlen || h.ch.pdo != g->hdr_bytes ||
+	    h.ch.plen != guess_end(g) - g->at ||
+	    !(h.ch.flags & NVME_TCP_F_HDGST) != !rx->lim.hdgst ||
+	    !(h.ch.flags & NVME_TCP_F_DDGST) != !rx->lim.ddgst)
+		return false;
+	return !g->check_data_hdr ||
+	       (h.cccid == g->cccid && h.datao == g->datao && h.datal == g->len);
+}
+
+/* Bytes of guess g's data that the read put in its buffers. */
+static uint32_t guess_landed(const struct tcp_rx_guess *g, uint32_t n)
+{
+	uint32_t data = g->at + g->hdr_bytes;
+
+	if (n <= data)
+		return 0;
+	return n - data < g->len ? n - data : g->len;
+}
+
+/* Walks the first len bytes of guess g's buffers. */
+#define guess_for_each_piece(rx, g, len, p, chunk, body)                                     \
+	do {                                                                                  \
+		uint32_t left_ = (len);                                                       \
+		for (int i_ = 0; i_ < (g)->iovcnt && left_; i_++) {                           \
+			const struct iovec *v_ = &(rx)->guess_iov[(g)->iov_first + i_];       \
+			const uint8_t *p = v_->iov_base;                                      \
+			uint32_t chunk = v_->iov_len < left_ ? (uint32_t)v_->iov_len : left_; \
+			body;                                                                 \
+			left_ -= chunk;                                                       \
+		}                                                                             \
+	} while (0)
+
+/* Puts the data that landed for guesses from..nguess-1 back into their holes in staging: from
+ * the first of them on, staging then holds the stream as read. */
+static void guess_refill(struct tcp_rx *rx, int from, uint32_t n)
+{
+	for (int j = from; j < rx->nguess; j++) {
+		const struct tcp_rx_guess *g = &rx->guess[j];
+		uint8_t *hole = rx->staging + g->at + g->hdr_bytes;
+
+		guess_for_each_piece(rx, g, guess_landed(g, n), p, chunk, {
+			memcpy(hole, p, chunk);
+			hole += chunk;
+		});
+	}
+}
+
+static bool guess_iov_is_data_iov(const struct tcp_rx *rx, const struct tcp_rx_guess *g)
+{
+	if (rx->data_discard || rx->data_idx != 0 || rx->data_iovcnt != g->iovcnt)
+		return false;
+	for (int i = 0; i < g->iovcnt; i++) {
+		const struct iovec *a = &rx->data_iov[i], *b = &rx->guess_iov[g->iov_first + i];
+
+		if (a->iov_base != b->iov_base || a->iov_len != b->iov_len)
+			return false;
+	}
+	return true;
+}
+
+/* Processing stopped at stream position pos (a callback's code): leaves the unread rest in
+ * staging as the machine expects it, [head, tail), for a later tcp_rx_process_staged(). */
+static int guess_stop(struct tcp_rx *rx, int next, uint32_t pos, uint32_t n, int rc)
+{
+	if (rx->state != TCP_RX_ERROR && pos < n) {
+		guess_refill(rx, next, n);
+		rx->head = pos;
+		rx->tail = n;
+	} else {
+		rx->head = rx->tail = 0;
+	}
+	rx->nguess = 0;
+	return rc;
+}
+
+/* Runs the machine over the n bytes of a guessed read. */
+static int rx_process_guessed(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void *ctx,
+			      uint32_t n)
+{
+	uint32_t lead = rx->guess_lead, pos = 0;
+	int good = 0, rc;
+
+	/* From here on n counts what went to staging and to the foretold PDUs. */
+	if (lead) {
+		uint32_t landed = n < lead ? n : lead;
+
+		rx_data_advance(rx, NULL, landed);
+		n -= landed;
+	}
+	/* Judge every foretold header before anything runs: a callback may reuse a buffer. */
+	while (good < rx->nguess && n >= rx->guess[good].at + rx->guess[good].hdr_bytes &&
+	       guess_header_ok(rx, &rx->guess[good]))
+		good++;
+	guess_refill(rx, good, n);
+	if (lead) {
+		if (rx->data_left) {            /* the read ended inside the current PDU's data */
+			rx->nguess = 0;
+			rx->head = rx->tail = 0;
+			return 0;
+		}
+		rc = rx_data_done(rx, ops, ctx);
+		if (rc)
+			return guess_stop(rx, 0, 0, n, rc);
+		if (rx->guess_base && n) {      /* its data digest */
+			rx->head = 0;
+			rx->tail = n < rx->guess_base ? n : rx->guess_base;
+			pos = rx->tail;
+			rc = rx_process(rx, ops, ctx);
+			if (rc)
+				return guess_stop(rx, 0, pos - (rx->tail - rx->head), n, rc);
+		}
+	}
+
+	for (int j = 0; j < good; j++) {
+		const struct tcp_rx_guess *g = &rx->guess[j];
+		uint32_t data = g->at + g->hdr_bytes, landed = guess_landed(g, n);
+
+		rx->head = g->at;
+		rx->tail = data;
+		rc = rx_process(rx, ops, ctx);
+		if (rc || rx->state != TCP_RX_DATA)
+			return guess_stop(rx, j, data, n, rc);
+		if (guess_iov_is_data_iov(rx, g)) {
+			rx_data_advance(rx, NULL, landed);
+		} else {
+			/* The consumer put the data elsewhere (or dropped it): copy it there. */
+			guess_for_each_piece(rx, g, landed, p, chunk, rx_data_advance(rx, p, chunk));
+		}
+		pos = data + landed;
+		if (rx->data_left) {            /* the read ended inside this PDU's data */
+			rx->head = rx->tail = 0;
+			rx->nguess = 0;
+			return 0;
+		}
+		rc = rx_data_done(rx, ops, ctx);
+		if (rc)
+			return guess_stop(rx, j + 1, pos, n, rc);
+		if (g->trail && pos < n) {
+			rx->head = pos;
+			rx->tail = pos + g->trail < n ? pos + g->trail : n;
+			pos = rx->tail;
+			rc = rx_process(rx, ops, ctx);
+			if (rc)
+				return guess_stop(rx, j + 1, pos - (rx->tail - rx->head), n, rc);
+		}
+	}
+	pos = good ? guess_end(&rx->guess[good - 1]) : rx->guess_base;
+	/* Foretell next time as many as came this time, twice as many if more came. */
+	if (good == rx->nguess && n > pos)
+		rx->guess_want = 2 * good < TCP_RX_MAX_GUESS ? 2 * good : TCP_RX_MAX_GUESS;
+	else
+		rx->guess_want = good;
+	rx->nguess = 0;
+	if (pos >= n) {
+		rx->head = rx->tail = 0;
+		return 0;
+	}
+	rx->head = pos;
+	rx->tail = n;
+	return rx_process(rx, ops, ctx);
+}
+
 /* Reads data in place, plus whatever follows into staging, in one readv. */
 static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 {
@@ -291,10 +573,28 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 	while (consumed < budget || (rx->tls && tcp_tls_pending(rx->tls))) {
 		size_t asked;
 		ssize_t n;
+		bool guessed = false;
 
 		if (rx->state == TCP_RX_ERROR)
 			return -EPROTO;
-		if (rx->state == TCP_RX_DATA && !rx->data_discard && rx->head == rx->tail &&
+		/* At a PDU boundary, or inside a PDU's data with nothing staged: the consumer may
+		 * foretell what follows. */
+		if (ops->guess && !rx->tls && rx->tail == 0 &&
+		    ((rx->state == TCP_RX_HDR && rx->hdr_got == 0) ||
+		     (rx->state == TCP_RX_DATA && !rx->data_discard))) {
+			bool in_data = rx->state == TCP_RX_DATA;
+
+			rx->nguess = rx->nguess_iov = 0;
+			rx->guess_lead = in_data ? rx->data_left : 0;
+			rx->guess_base = in_data && rx_data_has_digest(rx) ? NVME_TCP_DIGEST_LEN : 0;
+			ops->guess(ctx, rx);
+			guessed = rx->nguess > 0;
+		}
+		if (guessed) {
+			n = rx_read_guessed(rx, fd, &asked);
+			if (n <= 0)
+				rx->nguess = 0;
+		} else if (rx->state == TCP_RX_DATA && !rx->data_discard && rx->head == rx->tail &&
 		    rx->data_left >= TCP_RX_DIRECT_MIN) {
 			asked = (size_t)rx->data_left + rx_staging_read_len(rx);
 			n = rx_read_direct(rx, fd);
@@ -325,7 +625,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 			return -errno;
 		}
 		consumed += (size_t)n;
-		rc = rx_process(rx, ops, ctx);
+		rc = guessed ? rx_process_guessed(rx, ops, ctx, (uint32_t)n) : rx_process(rx, ops, ctx);
 		if (rc)
 			return rc;
 		/* A short read drained the socket: skip the recv that would only say EAGAIN. The

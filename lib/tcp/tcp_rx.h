@@ -6,7 +6,11 @@
  * rx->err, for the consumer to answer with a termination request.
  *
  * Bytes come from a socket (tcp_rx_recv) or from memory (tcp_rx_feed, for fuzzing and tests).
- * Data of large PDUs is read from the socket straight into the destination buffers.
+ * Data of large PDUs is read from the socket straight into the destination buffers. Data of
+ * small PDUs is read there too when the consumer foretold the PDUs (tcp_rx_ops.guess): the
+ * read then scatters each expected header into staging and its data into the expected buffers,
+ * and the machine checks each header against the guess before anything runs on it; where a
+ * guess was wrong, the bytes are moved back into staging and read as usual.
  */
 #ifndef NVFAB_TCP_RX_H
 #define NVFAB_TCP_RX_H
@@ -19,8 +23,10 @@
 #include "tcp/tcp_pdu.h"
 #include "tcp/tcp_tls.h"
 
-#define TCP_RX_STAGING_SIZE (32 * 1024)
+#define TCP_RX_STAGING_SIZE (64 * 1024)
 #define TCP_RX_MAX_DATA_IOV 16
+#define TCP_RX_MAX_GUESS 16     /* PDUs foretold for one read */
+#define TCP_RX_GUESS_IOV 64     /* their data iovecs, together */
 
 enum tcp_rx_state {
 	TCP_RX_HDR,     /* collecting the header: 8 bytes, then hlen (+ digest) */
@@ -32,6 +38,29 @@ enum tcp_rx_state {
 
 struct tcp_rx;
 
+/*
+ * A PDU the consumer expects next, with where its data goes (tcp_rx_guess_add()). The read is
+ * laid out for it; the PDU that comes must match it in type, HLEN, PDO (header plus digest: no
+ * padding), PLEN and digest flags, and for C2HData also in CCCID, DATAO and DATAL, or its bytes
+ * are read as if nothing had been foretold. The consumer's on_header must then point the data
+ * at the same iovecs (else they are copied there). Until the PDU's turn, the foretold buffers
+ * must not be written by anyone else: the read may already have put later bytes in them.
+ */
+struct tcp_rx_guess {
+	uint8_t type;           /* NVME_TCP_PDU_C2H_DATA or NVME_TCP_PDU_CAPSULE_CMD */
+	uint8_t hlen;
+	bool check_data_hdr;    /* C2HData: CCCID, DATAO and DATAL below must match too */
+	uint16_t cccid;
+	uint32_t datao;
+	uint32_t len;           /* data bytes (the iovecs hold exactly this many) */
+	/* set by tcp_rx_guess_add() */
+	uint32_t at;            /* where the PDU starts in this read's byte stream */
+	uint8_t hdr_bytes;      /* HLEN plus header digest */
+	uint8_t trail;          /* data digest bytes */
+	uint8_t iov_first;
+	uint8_t iovcnt;
+};
+
 struct tcp_rx_ops {
 	/*
 	 * The header passed validation. If it carries data (rx->data_len > 0), the consumer calls
@@ -41,6 +70,11 @@ struct tcp_rx_ops {
 	int (*on_header)(void *ctx, struct tcp_rx *rx);
 	/* The whole PDU is in; ddgst_ok is false when the data digest did not match. */
 	int (*on_pdu)(void *ctx, struct tcp_rx *rx, bool ddgst_ok);
+	/*
+	 * Optional. Called before a read at a PDU boundary with nothing staged: the consumer may
+	 * foretell the next PDUs, in the order it expects them, with tcp_rx_guess_add().
+	 */
+	void (*guess)(void *ctx, struct tcp_rx *rx);
 };
 
 struct tcp_rx {
@@ -67,6 +101,14 @@ struct tcp_rx {
 	uint64_t pdus;          /* received, for statistics */
 	bool large;             /* the last PDU carried much data: read headers in small reads */
 	bool drained;           /* the last tcp_rx_recv() emptied the socket (short read, EAGAIN) */
+	uint64_t data_copied;   /* data bytes copied from staging into consumers' buffers */
+	struct tcp_rx_guess guess[TCP_RX_MAX_GUESS];
+	int nguess;
+	int guess_want;         /* how many to take: as many as the last such read brought (0: 1) */
+	int nguess_iov;
+	uint32_t guess_lead;    /* data of the current PDU, read in place before the foretold */
+	uint32_t guess_base;    /* where the first foretold PDU starts in staging (its digest) */
+	struct iovec guess_iov[TCP_RX_GUESS_IOV];
 	struct tcp_tls *tls;    /* set by the owner: the connection speaks TLS (tcp_tls.h) */
 };
 
@@ -76,6 +118,12 @@ void tcp_rx_fini(struct tcp_rx *rx);
 /* Data of the current PDU goes to iov (total >= rx->data_len; copied, not kept). */
 int tcp_rx_set_data(struct tcp_rx *rx, const struct iovec *iov, int iovcnt);
 void tcp_rx_discard_data(struct tcp_rx *rx);
+/*
+ * From tcp_rx_ops.guess: foretells the next PDU (after those already foretold for this read).
+ * False when this read has no room for it (staging or iovecs): foretell no further.
+ */
+bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const struct iovec *iov,
+		      int iovcnt);
 /* Marks a protocol error from a consumer's check of the header. Returns -EPROTO. */
 int tcp_rx_fail(struct tcp_rx *rx, uint16_t fes, uint32_t fei, const char *why);
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "tcp/tcp_crc.h"
+#include "util/sys_io.h"
 
 /* Below this many data bytes a PDU's data is copied from staging; above, read in place. */
 #define TCP_RX_DIRECT_MIN 2048
@@ -246,7 +247,7 @@ static uint32_t rx_staging_read_len(const struct tcp_rx *rx)
 
 static ssize_t rx_readv(struct tcp_rx *rx, int fd, const struct iovec *iov, int cnt)
 {
-	return rx->tls ? tcp_tls_readv(rx->tls, iov, cnt) : readv(fd, iov, cnt);
+	return rx->tls ? tcp_tls_readv(rx->tls, iov, cnt) : sys_readv(fd, iov, cnt);
 }
 
 /* ---- foretold PDUs: their data read in place ---- */
@@ -358,7 +359,7 @@ static ssize_t rx_read_guessed(struct tcp_rx *rx, int fd, size_t *asked)
 	iov[cnt].iov_base = rx->staging + from;
 	iov[cnt++].iov_len = end - from;
 	*asked = rx->guess_lead + end;
-	return readv(fd, iov, cnt);
+	return sys_readv(fd, iov, cnt);
 }
 
 /* The foretold PDU's header arrived as foretold (it is whole in staging). */
@@ -609,7 +610,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 			struct iovec one = {rx->staging + rx->tail, rx_staging_read_len(rx)};
 
 			asked = one.iov_len;
-			n = rx->tls ? tcp_tls_readv(rx->tls, &one, 1) : recv(fd, one.iov_base, asked, 0);
+			n = rx->tls ? tcp_tls_readv(rx->tls, &one, 1) : sys_recv(fd, one.iov_base, asked, 0);
 			if (n > 0)
 				rx->tail += (uint32_t)n;
 		}

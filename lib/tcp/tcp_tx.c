@@ -7,6 +7,7 @@
 
 #include "tcp/tcp_crc.h"
 #include "tcp/tcp_tls.h"
+#include "util/sys_io.h"
 
 #define TCP_TX_MAX_IOV 64
 
@@ -112,7 +113,7 @@ int tcp_tx_flush(struct tcp_tx *tx, int fd)
 				return -EINVAL;
 		}
 		n = tx->tls ? tcp_tls_writev(tx->tls, iov, cnt) :
-			      sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+			      sys_sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 1;

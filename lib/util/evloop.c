@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sys_io.h"
 
 #define EVLOOP_MAX_EVENTS 64
 
@@ -344,7 +345,7 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 		timeout_ms = timer_ms;
 	}
 
-	n = epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);
+	n = sys_epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);
 	if (loop->spin_ns && (work || n > 0))
 		adaptive_work_done(loop);
 	for (int i = 0; i < n; i++) {

@@ -3,7 +3,7 @@
 
     bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--modes event,busy]
                      [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
-                     [--loads 4k:1,4k:32,128k:1,128k:32]
+                     [--compare-build OTHER_BUILD] [--loads 4k:1,4k:32,128k:1,128k:32]
 
 A storage nvfabd (one reactor, a 256 MiB RAM namespace written through once first,
 event-driven) and a gateway nvfabd (one reactor; bdev_nvme_attach_controller to the storage,
@@ -21,7 +21,10 @@ With --floor, also the raw TCP round trip of a 4 KiB read's and a 4 KiB write's 
 same cores (`nvfab-floor`, event-driven server), directly and through an event-driven byte relay
 on core 0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids;
 for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median. --plot DIR writes
-gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there.
+gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there. --compare-build runs
+a second gateway, from another build directory, on the same storage in the same rounds, and
+prints its hop, its CPU per I/O and its latency minus this build's round by round (an A/B of a
+change to the gateway's path, immune to the machine's drift between runs).
 """
 import argparse
 import json
@@ -133,17 +136,26 @@ def run_mode(args, mode, loads, res):
         precondition(args.build, f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{sport} subnqn:{STORAGE_NQN}")
         gateway = start(args.build, gateway_config(sport, gport), work, "gateway", busy, 0,
                         args.gateway_args.split())
+        paths = [("direct", sport, STORAGE_NQN, None), ("gateway", gport, GW_NQN, gateway)]
+        daemons = [gateway, storage]
         try:
+            if args.compare_build:
+                # The same gateway from another build, on the same storage: paired per round.
+                cport = free_port()
+                other = start(args.compare_build, gateway_config(sport, cport), work, "gateway-cmp",
+                              busy, 0, args.gateway_args.split())
+                daemons.insert(0, other)
+                paths.append(("gateway-cmp", cport, GW_NQN, other))
             for load in loads:
-                for path, port, nqn in (("direct", sport, STORAGE_NQN), ("gateway", gport, GW_NQN)):
-                    s0, g0 = cpu_s(storage.pid), cpu_s(gateway.pid)
+                for path, port, nqn, gw in paths:
+                    s0, g0 = cpu_s(storage.pid), cpu_s(gw.pid) if gw else 0
                     iops, lat = perf(args.build, port, nqn, *load, args.secs, epoll=busy)
-                    s1, g1 = cpu_s(storage.pid), cpu_s(gateway.pid)
+                    s1, g1 = cpu_s(storage.pid), cpu_s(gw.pid) if gw else 0
                     ios = max(iops * args.secs, 1)
                     res.setdefault((mode, load, path), []).append(
                         (iops, lat, (s1 - s0) * 1e6 / ios, (g1 - g0) * 1e6 / ios))
         finally:
-            for p in (gateway, storage):
+            for p in daemons:
                 p.terminate()
                 p.wait(15)
 
@@ -202,6 +214,8 @@ def main():
     ap.add_argument("--modes", default="event", help="event, busy or event,busy")
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
+    ap.add_argument("--compare-build", metavar="DIR",
+                    help="also a gateway from this build, on the same storage in the same rounds")
     ap.add_argument("--plot", metavar="DIR")
     ap.add_argument("--loads", default="4k:1,4k:32,128k:1,128k:32",
                     help="SIZE:QD list (each run as random reads and random writes)")
@@ -245,6 +259,16 @@ def main():
             d, g = med[(mode, load, "direct")], med[(mode, load, "gateway")]
             print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
                   f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+        if args.compare_build:
+            print(f"# the gateway of {args.compare_build}, same rounds: hop us, gateway CPU us/IO; "
+                  f"then its latency minus {args.build}'s, per round")
+            for load in loads:
+                d, c = med[(mode, load, "direct")], med[(mode, load, "gateway-cmp")]
+                diff = [o[1] - g[1] for o, g in zip(res[(mode, load, "gateway-cmp")],
+                                                    res[(mode, load, "gateway")])]
+                print(f"# {load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | hop {c[1] - d[1]:7.1f} | "
+                      f"gw CPU {c[3]:6.2f} | {' '.join(f'{x:.1f}' for x in diff)}; "
+                      f"median {statistics.median(diff):.1f}")
         if args.floor and mode == "event":
             # Paired by round: the machine's speed drifts between rounds more than the gap.
             for w in patterns:

@@ -71,8 +71,9 @@ struct tcp_rx_ops {
 	/* The whole PDU is in; ddgst_ok is false when the data digest did not match. */
 	int (*on_pdu)(void *ctx, struct tcp_rx *rx, bool ddgst_ok);
 	/*
-	 * Optional. Called before a read at a PDU boundary with nothing staged: the consumer may
-	 * foretell the next PDUs, in the order it expects them, with tcp_rx_guess_add().
+	 * Optional. Called before a read when nothing is staged, at a PDU boundary or inside a
+	 * PDU's data: the consumer may foretell the PDUs that follow, in the order it expects
+	 * them, with tcp_rx_guess_add().
 	 */
 	void (*guess)(void *ctx, struct tcp_rx *rx);
 };
@@ -120,7 +121,9 @@ int tcp_rx_set_data(struct tcp_rx *rx, const struct iovec *iov, int iovcnt);
 void tcp_rx_discard_data(struct tcp_rx *rx);
 /*
  * From tcp_rx_ops.guess: foretells the next PDU (after those already foretold for this read).
- * False when this read has no room for it (staging or iovecs): foretell no further.
+ * False, and nothing foretold, when the read has no room for it (staging, iovecs, or as many as
+ * the traffic suggests are foretold) or when its buffer overlaps one the read already fills:
+ * foretell no further.
  */
 bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const struct iovec *iov,
 		      int iovcnt);

@@ -388,6 +388,8 @@ static void qp_guess(void *ctx, struct tcp_rx *rx)
 	for (n = qp->active_list.next; n != &qp->active_list; n = n->next) {
 		struct host_req *req = list_entry(n, struct host_req, link);
 		struct iovec iov[NVFAB_MAX_IOV];
+		const struct iovec *v;
+		int cnt;
 		struct tcp_rx_guess g = {
 			.type = NVME_TCP_PDU_C2H_DATA,
 			.hlen = sizeof(struct nvme_tcp_data_hdr),
@@ -401,8 +403,15 @@ static void qp_guess(void *ctx, struct tcp_rx *rx)
 			break;
 		if (req->xfer != HOST_XFER_C2H || req->c2h_next != 0 || req->len == 0)
 			continue;
-		if (!tcp_rx_guess_add(rx, &g, iov, iov_slice(req->iov, req->iovcnt, 0, req->len, iov)) ||
-		    !qp->c2h_success_seen)
+		/* One buffer of exactly the read's length (the usual case) needs no slicing. */
+		if (req->iovcnt == 1 && req->iov[0].iov_len == req->len) {
+			v = req->iov;
+			cnt = 1;
+		} else {
+			v = iov;
+			cnt = iov_slice(req->iov, req->iovcnt, 0, req->len, iov);
+		}
+		if (!tcp_rx_guess_add(rx, &g, v, cnt) || !qp->c2h_success_seen)
 			break;
 	}
 }

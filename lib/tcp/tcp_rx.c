@@ -313,8 +313,8 @@ bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const str
 	n->trail = (uint8_t)trail;
 	n->iov_first = (uint8_t)rx->nguess_iov;
 	n->iovcnt = (uint8_t)iovcnt;
-	memcpy(&rx->guess_iov[rx->nguess_iov], iov, (size_t)iovcnt * sizeof(*iov));
-	rx->nguess_iov += iovcnt;
+	for (int i = 0; i < iovcnt; i++)
+		rx->guess_iov[rx->nguess_iov++] = iov[i];
 	rx->nguess++;
 	return true;
 }

@@ -250,6 +250,21 @@ static ssize_t rx_readv(struct tcp_rx *rx, int fd, const struct iovec *iov, int 
 	return rx->tls ? tcp_tls_readv(rx->tls, iov, cnt) : sys_readv(fd, iov, cnt);
 }
 
+/* The current PDU's buffers from where its data goes on, for its next want bytes. */
+static int rx_data_iov_rest(const struct tcp_rx *rx, uint32_t want, struct iovec *iov)
+{
+	int cnt = 0;
+
+	for (int i = rx->data_idx; i < rx->data_iovcnt && want; i++) {
+		iov[cnt] = rx->data_iov[i];
+		if (iov[cnt].iov_len > want)
+			iov[cnt].iov_len = want;
+		want -= (uint32_t)iov[cnt].iov_len;
+		cnt++;
+	}
+	return cnt;
+}
+
 /* ---- foretold PDUs: their data read in place ---- */
 
 static bool iov_overlap(const struct iovec *a, const struct iovec *b)
@@ -265,20 +280,15 @@ static bool iov_overlap(const struct iovec *a, const struct iovec *b)
  */
 static bool guess_overlaps(const struct tcp_rx *rx, const struct iovec *v)
 {
-	uint32_t lead = rx->guess_lead;
+	struct iovec lead[TCP_RX_MAX_DATA_IOV];
+	int nlead = rx_data_iov_rest(rx, rx->guess_lead, lead);
 
 	for (int i = 0; i < rx->nguess_iov; i++)
 		if (iov_overlap(v, &rx->guess_iov[i]))
 			return true;
-	for (int i = rx->data_idx; lead && i < rx->data_iovcnt; i++) {
-		struct iovec d = rx->data_iov[i];
-
-		if (d.iov_len > lead)
-			d.iov_len = lead;
-		lead -= (uint32_t)d.iov_len;
-		if (iov_overlap(v, &d))
+	for (int i = 0; i < nlead; i++)
+		if (iov_overlap(v, &lead[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -333,16 +343,9 @@ static uint32_t guess_end(const struct tcp_rx_guess *g)
 static ssize_t rx_read_guessed(struct tcp_rx *rx, int fd, size_t *asked)
 {
 	struct iovec iov[TCP_RX_MAX_DATA_IOV + 2 * TCP_RX_MAX_GUESS + TCP_RX_GUESS_IOV + 1];
-	uint32_t from = 0, end, want = rx->guess_lead;
-	int cnt = 0;
+	uint32_t from = 0, end;
+	int cnt = rx_data_iov_rest(rx, rx->guess_lead, iov);
 
-	for (int i = rx->data_idx; i < rx->data_iovcnt && want; i++) {
-		iov[cnt] = rx->data_iov[i];
-		if (iov[cnt].iov_len > want)
-			iov[cnt].iov_len = want;
-		want -= (uint32_t)iov[cnt].iov_len;
-		cnt++;
-	}
 	for (int j = 0; j < rx->nguess; j++) {
 		const struct tcp_rx_guess *g = &rx->guess[j];
 		uint32_t hdr_end = g->at + g->hdr_bytes;
@@ -534,17 +537,9 @@ static int rx_process_guessed(struct tcp_rx *rx, const struct tcp_rx_ops *ops, v
 static ssize_t rx_read_direct(struct tcp_rx *rx, int fd)
 {
 	struct iovec iov[TCP_RX_MAX_DATA_IOV + 1];
-	uint32_t want = rx->data_left;
-	int cnt = 0;
+	int cnt = rx_data_iov_rest(rx, rx->data_left, iov);
 	ssize_t n;
 
-	for (int i = rx->data_idx; i < rx->data_iovcnt && want; i++) {
-		iov[cnt] = rx->data_iov[i];
-		if (iov[cnt].iov_len > want)
-			iov[cnt].iov_len = want;
-		want -= (uint32_t)iov[cnt].iov_len;
-		cnt++;
-	}
 	iov[cnt].iov_base = rx->staging;
 	iov[cnt].iov_len = rx_staging_read_len(rx);
 	cnt++;

@@ -154,12 +154,15 @@ static void put_resp(struct stream *s, bool hdgst, int cid)
 struct bench {
 	struct fake_host h;
 	struct tcp_rx rx;
+	struct stream *s;               /* what the target sends */
 	int fd[2];
 };
 
 static void bench_init(struct bench *t, bool hdgst, bool ddgst, uint32_t len, int nreq)
 {
 	memset(&t->h, 0, sizeof(t->h));
+	t->s = calloc(1, sizeof(*t->s));
+	assert_non_null(t->s);
 	assert_int_equal(tcp_rx_init(&t->rx, TCP_ROLE_HOST), 0);
 	t->rx.lim.ic_done = true;
 	t->rx.lim.hdgst = hdgst;
@@ -180,14 +183,16 @@ static void bench_init(struct bench *t, bool hdgst, bool ddgst, uint32_t len, in
 static void bench_fini(struct bench *t)
 {
 	tcp_rx_fini(&t->rx);
+	free(t->s);
 	close(t->fd[0]);
 	close(t->fd[1]);
 }
 
 /* Sends the stream in pieces of the given sizes (the rest at the end) and runs the machine
  * after each; a stop code lets the staged rest through tcp_rx_process_staged(). */
-static void bench_deliver(struct bench *t, const struct stream *s, const size_t *cuts, int ncuts)
+static void bench_deliver(struct bench *t, const size_t *cuts, int ncuts)
 {
+	const struct stream *s = t->s;
 	size_t sent = 0;
 
 	for (int i = 0; i <= ncuts; i++) {
@@ -221,19 +226,17 @@ static void assert_data(const struct bench *t, int cid, uint32_t len)
 static void in_order(bool hdgst, bool ddgst, uint32_t len, int nreq)
 {
 	struct bench t;
-	struct stream *s = calloc(1, sizeof(*s));
 
 	bench_init(&t, hdgst, ddgst, len, nreq);
 	for (int i = 0; i < nreq; i++)
-		put_c2h(s, hdgst, ddgst, i, 0, len);
-	bench_deliver(&t, s, NULL, 0);
+		put_c2h(t.s, hdgst, ddgst, i, 0, len);
+	bench_deliver(&t, NULL, 0);
 	for (int i = 0; i < nreq; i++)
 		assert_data(&t, i, len);
 	assert_int_equal(t.h.pdus, nreq);
 	assert_int_equal(t.h.bad_ddgst, 0);
 	assert_int_equal(t.rx.data_copied, 0);
 	bench_fini(&t);
-	free(s);
 }
 
 static void test_in_order_no_copy(void **state)
@@ -258,18 +261,16 @@ static void test_learns_burst_size(void **state)
 	bench_init(&t, false, false, 4096, 8);
 	t.rx.guess_want = 0;
 	for (int burst = 0; burst < 5; burst++) {
-		struct stream *s = calloc(1, sizeof(*s));
-
+		t.s->len = 0;
 		for (int i = 0; i < 8; i++) {
 			t.h.waiting[i] = true;
 			memset(t.h.buf[i], 0, 4096);
-			put_c2h(s, false, false, i, 0, 4096);
+			put_c2h(t.s, false, false, i, 0, 4096);
 		}
 		copied_before_last = t.rx.data_copied;
-		bench_deliver(&t, s, NULL, 0);
+		bench_deliver(&t, NULL, 0);
 		for (int i = 0; i < 8; i++)
 			assert_data(&t, i, 4096);
-		free(s);
 	}
 	assert_true(copied_before_last > 0);                    /* the first bursts copied */
 	assert_int_equal(t.rx.data_copied, copied_before_last); /* the last one did not */
@@ -283,20 +284,18 @@ static void test_shared_buffer(void **state)
 	(void)state;
 	for (int swap = 0; swap < 2; swap++) {
 		struct bench t;
-		struct stream *s = calloc(1, sizeof(*s));
 
 		bench_init(&t, false, true, 4096, 3);
 		t.h.alias[1] = 0;
-		put_c2h(s, false, true, swap ? 1 : 0, 0, 4096);
-		put_c2h(s, false, true, swap ? 0 : 1, 0, 4096);
-		put_c2h(s, false, true, 2, 0, 4096);
-		bench_deliver(&t, s, NULL, 0);
+		put_c2h(t.s, false, true, swap ? 1 : 0, 0, 4096);
+		put_c2h(t.s, false, true, swap ? 0 : 1, 0, 4096);
+		put_c2h(t.s, false, true, 2, 0, 4096);
+		bench_deliver(&t, NULL, 0);
 		assert_int_equal(t.h.pdus, 3);
 		assert_int_equal(t.h.bad_ddgst, 0);
 		assert_data(&t, swap ? 0 : 1, 4096);   /* the buffer holds the last one's data */
 		assert_data(&t, 2, 4096);
 		bench_fini(&t);
-		free(s);
 	}
 }
 
@@ -304,61 +303,55 @@ static void test_shared_buffer(void **state)
 static void test_out_of_order(void **state)
 {
 	struct bench t;
-	struct stream *s = calloc(1, sizeof(*s));
 	int sent_order[] = {1, 0, 3, 2};
 
 	(void)state;
 	bench_init(&t, false, true, 4096, 4);
 	for (int i = 0; i < 4; i++)
-		put_c2h(s, false, true, sent_order[i], 0, 4096);
-	bench_deliver(&t, s, NULL, 0);
+		put_c2h(t.s, false, true, sent_order[i], 0, 4096);
+	bench_deliver(&t, NULL, 0);
 	for (int i = 0; i < 4; i++)
 		assert_data(&t, i, 4096);
 	assert_int_equal(t.h.pdus, 4);
 	assert_int_equal(t.h.bad_ddgst, 0);
 	assert_true(t.rx.data_copied > 0);
 	bench_fini(&t);
-	free(s);
 }
 
 /* A response without data (an error) where data was foretold, then data of the next read. */
 static void test_response_instead_of_data(void **state)
 {
 	struct bench t;
-	struct stream *s = calloc(1, sizeof(*s));
 
 	(void)state;
 	bench_init(&t, true, false, 4096, 3);
-	put_resp(s, true, 0);
-	put_c2h(s, true, false, 1, 0, 4096);
-	put_c2h(s, true, false, 2, 0, 4096);
-	bench_deliver(&t, s, NULL, 0);
+	put_resp(t.s, true, 0);
+	put_c2h(t.s, true, false, 1, 0, 4096);
+	put_c2h(t.s, true, false, 2, 0, 4096);
+	bench_deliver(&t, NULL, 0);
 	assert_data(&t, 1, 4096);
 	assert_data(&t, 2, 4096);
 	assert_int_equal(t.h.resps, 1);
 	assert_int_equal(t.h.pdus, 3);
 	bench_fini(&t);
-	free(s);
 }
 
 /* Data split over C2HData PDUs where one PDU was foretold. */
 static void test_split_data(void **state)
 {
 	struct bench t;
-	struct stream *s = calloc(1, sizeof(*s));
 
 	(void)state;
 	bench_init(&t, false, false, 8192, 2);
-	put_c2h(s, false, false, 0, 0, 4096);
-	s->b[1] &= (uint8_t)~(NVME_TCP_F_DATA_SUCCESS | NVME_TCP_F_DATA_LAST); /* not the last */
-	put_c2h(s, false, false, 0, 4096, 4096);
-	put_c2h(s, false, false, 1, 0, 8192);
-	bench_deliver(&t, s, NULL, 0);
+	put_c2h(t.s, false, false, 0, 0, 4096);
+	t.s->b[1] &= (uint8_t)~(NVME_TCP_F_DATA_SUCCESS | NVME_TCP_F_DATA_LAST); /* not the last */
+	put_c2h(t.s, false, false, 0, 4096, 4096);
+	put_c2h(t.s, false, false, 1, 0, 8192);
+	bench_deliver(&t, NULL, 0);
 	assert_data(&t, 0, 8192);
 	assert_data(&t, 1, 8192);
 	assert_int_equal(t.h.pdus, 3);
 	bench_fini(&t);
-	free(s);
 }
 
 /* The socket delivers the stream in odd pieces: inside headers, data and digests. */
@@ -377,18 +370,16 @@ static void test_pieces(void **state)
 		for (int dg = 0; dg < 4; dg++) {
 			bool hd = dg & 1, dd = dg & 2;
 			struct bench t;
-			struct stream *s = calloc(1, sizeof(*s));
 
 			bench_init(&t, hd, dd, 4096, 6);
 			for (int i = 0; i < 6; i++)
-				put_c2h(s, hd, dd, i, 0, 4096);
-			bench_deliver(&t, s, cut_sets[c], 6);
+				put_c2h(t.s, hd, dd, i, 0, 4096);
+			bench_deliver(&t, cut_sets[c], 6);
 			for (int i = 0; i < 6; i++)
 				assert_data(&t, i, 4096);
 			assert_int_equal(t.h.pdus, 6);
 			assert_int_equal(t.h.bad_ddgst, 0);
 			bench_fini(&t);
-			free(s);
 		}
 	}
 }
@@ -397,20 +388,18 @@ static void test_pieces(void **state)
 static void test_bad_digest_in_place(void **state)
 {
 	struct bench t;
-	struct stream *s = calloc(1, sizeof(*s));
 
 	(void)state;
 	bench_init(&t, false, true, 4096, 2);
-	put_c2h(s, false, true, 0, 0, 4096);
-	s->b[s->len - 1] ^= 0xff;
-	put_c2h(s, false, true, 1, 0, 4096);
-	bench_deliver(&t, s, NULL, 0);
+	put_c2h(t.s, false, true, 0, 0, 4096);
+	t.s->b[t.s->len - 1] ^= 0xff;
+	put_c2h(t.s, false, true, 1, 0, 4096);
+	bench_deliver(&t, NULL, 0);
 	assert_int_equal(t.h.pdus, 2);
 	assert_int_equal(t.h.bad_ddgst, 1);
 	assert_data(&t, 1, 4096);
 	assert_int_equal(t.rx.data_copied, 0);
 	bench_fini(&t);
-	free(s);
 }
 
 /* A consumer stops the machine after a PDU (a queue moving threads): the rest, foretold
@@ -419,20 +408,28 @@ static void test_stop_mid_read(void **state)
 {
 	for (int stop = 1; stop <= 4; stop++) {
 		struct bench t;
-		struct stream *s = calloc(1, sizeof(*s));
 
 		(void)state;
 		bench_init(&t, false, true, 4096, 4);
 		t.h.stop_after = stop;
 		for (int i = 0; i < 4; i++)
-			put_c2h(s, false, true, i, 0, 4096);
-		bench_deliver(&t, s, NULL, 0);
+			put_c2h(t.s, false, true, i, 0, 4096);
+		bench_deliver(&t, NULL, 0);
 		for (int i = 0; i < 4; i++)
 			assert_data(&t, i, 4096);
 		assert_int_equal(t.h.pdus, 4);
 		assert_int_equal(t.h.bad_ddgst, 0);
 		bench_fini(&t);
-		free(s);
+	}
+}
+
+static void shuffle(int *a, int n, unsigned *seed)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = rand_r(seed) % (i + 1), x = a[i];
+
+		a[i] = a[j];
+		a[j] = x;
 	}
 }
 
@@ -448,7 +445,6 @@ static void test_random(void **state)
 		int nreq = 1 + rand_r(&seed) % NREQ, order[NREQ], resps = 0;
 		size_t cuts[8];
 		struct bench t;
-		struct stream *s = calloc(1, sizeof(*s));
 		bool data[NREQ];
 
 		bench_init(&t, hd, dd, 4096, nreq);
@@ -457,33 +453,23 @@ static void test_random(void **state)
 			t.h.len[i] = 512u << (rand_r(&seed) % 4);       /* 512 .. 4096 */
 			order[i] = i;
 		}
-		for (int i = nreq - 1; i > 0; i--) {                    /* the target's order */
-			int j = rand_r(&seed) % (i + 1), x = order[i];
-
-			order[i] = order[j];
-			order[j] = x;
-		}
-		if (rand_r(&seed) % 2)                                  /* the host's guess order */
-			for (int i = nreq - 1; i > 0; i--) {
-				int j = rand_r(&seed) % (i + 1), x = t.h.order[i];
-
-				t.h.order[i] = t.h.order[j];
-				t.h.order[j] = x;
-			}
+		shuffle(order, nreq, &seed);                            /* the target's order */
+		if (rand_r(&seed) % 2)
+			shuffle(t.h.order, nreq, &seed);                /* the host's guess order */
 		for (int i = 0; i < nreq; i++) {
 			int cid = order[i];
 
 			data[cid] = rand_r(&seed) % 5 != 0;             /* else: an error, no data */
 			if (data[cid]) {
-				put_c2h(s, hd, dd, cid, 0, t.h.len[cid]);
+				put_c2h(t.s, hd, dd, cid, 0, t.h.len[cid]);
 			} else {
-				put_resp(s, hd, cid);
+				put_resp(t.s, hd, cid);
 				resps++;
 			}
 		}
 		for (int i = 0; i < 8; i++)
 			cuts[i] = 1 + (size_t)rand_r(&seed) % 6000;
-		bench_deliver(&t, s, cuts, rand_r(&seed) % 9);
+		bench_deliver(&t, cuts, rand_r(&seed) % 9);
 		for (int cid = 0; cid < nreq; cid++)
 			if (data[cid])
 				assert_data(&t, cid, t.h.len[cid]);
@@ -491,7 +477,6 @@ static void test_random(void **state)
 		assert_int_equal(t.h.resps, resps);
 		assert_int_equal(t.h.bad_ddgst, 0);
 		bench_fini(&t);
-		free(s);
 	}
 }
 

@@ -112,6 +112,16 @@ def cleanup(perf, fake, t):
     t.stop()
 
 
+def wait_connected(t):
+    """Until perf's queues are on the target, and a moment of I/O: under valgrind perf may take
+    longer to start than a fixed sleep, and a target killed before it connected tests nothing."""
+    def ctrlrs():
+        r = t.rpc("nvmf_subsystem_get_controllers", {"nqn": harness.SUBNQN})
+        return r.get("result")
+    assert harness.wait_for(ctrlrs, 20 * harness.TIME_SLACK), "perf never connected"
+    time.sleep(0.5)
+
+
 def kill_target(t):
     t.proc.send_signal(signal.SIGKILL)
     t.stop()
@@ -124,7 +134,7 @@ def test_half_dead_target_honours_ctrl_loss_tmo(tmp_path, mode):
     fake = None
     p = start_perf(port, 60, LOSS_TMO)
     try:
-        time.sleep(1.0)
+        wait_connected(t)
         kill_target(t)
         fake = FakeTarget(port, mode)
         fake.start()
@@ -150,7 +160,7 @@ def test_slow_restart_reconnects(tmp_path):
     fake = None
     p = start_perf(port, 10, 12)
     try:
-        time.sleep(1.0)
+        wait_connected(t)
         kill_target(t)
         fake = FakeTarget(port, "silent")
         fake.start()

@@ -261,8 +261,11 @@ struct nvfab_ns {
 	uint32_t nsid;
 	uint32_t block_size;            /* bytes, from the formatted LBA format */
 	uint32_t md_size;
-	uint64_t num_blocks;            /* NSZE when identified */
-	const struct nvme_id_ns *id;    /* full Identify Namespace data */
+	/* NSZE. A resize the controller reports (Namespace Attribute Changed, then
+	 * nvfab_ctrlr_refresh_namespaces) updates it in place, with an atomic store: read it
+	 * with __atomic_load_n from other threads. */
+	uint64_t num_blocks;
+	const struct nvme_id_ns *id;    /* full Identify Namespace data (its size fields follow too) */
 	struct nvfab_ctrlr *ctrlr;
 };
 
@@ -279,9 +282,13 @@ const struct nvfab_ns *nvfab_ctrlr_get_ns(const struct nvfab_ctrlr *ctrlr, uint3
  * across reconnects. cb (may be NULL) runs from the thread that calls
  * nvfab_ctrlr_process_admin() with the event's completion dword 0 (type in bits 2:0, info in
  * 15:8, log page in 23:16), for every event; it must not issue admin commands: call
- * nvfab_ctrlr_refresh_namespaces() after it returned. Returns 0, -ENOTSUP when the controller
- * does not send namespace notices (OAES bit 8), or the Set Features error.
+ * nvfab_ctrlr_refresh_namespaces() after it returned. After a reconnect it also runs once with
+ * NVFAB_EVENT_NS_CHANGED: what changed while the connection was down raised no notice on the
+ * new one. Returns 0, -ENOTSUP when the controller does not send namespace notices (OAES bit 8),
+ * or the Set Features error.
  */
+/* Notice (type 2), Namespace Attribute Changed (info 0), Changed Namespace List (log 04h). */
+#define NVFAB_EVENT_NS_CHANGED 0x00040002u
 typedef void (*nvfab_event_cb)(void *arg, uint32_t cdw0);
 int nvfab_ctrlr_enable_ns_events(struct nvfab_ctrlr *ctrlr, nvfab_event_cb cb, void *arg);
 /* Reads the Changed Namespace List log (which re-enables the notice), then identifies the

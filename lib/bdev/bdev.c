@@ -145,6 +145,30 @@ void bdev_hot_remove(struct bdev *bdev)
 		log_error("bdev %s: still claimed after its hot removal", bdev->name);
 }
 
+static void (*g_resize_handler)(struct bdev *bdev);
+
+void bdev_set_resize_handler(void (*fn)(struct bdev *bdev))
+{
+	g_resize_handler = fn;
+}
+
+void bdev_notify_resize(struct bdev *bdev, uint64_t num_blocks)
+{
+	uint64_t old = bdev->num_blocks; /* only this thread writes it */
+
+	if (num_blocks == old || bdev->removing)
+		return;
+	__atomic_store_n(&bdev->num_blocks, num_blocks, __ATOMIC_RELAXED);
+	if (num_blocks < old && bdev->claims > bdev->retiring)
+		log_warn("bdev %s: shrunk from %llu to %llu blocks while in use", bdev->name,
+			 (unsigned long long)old, (unsigned long long)num_blocks);
+	else
+		log_notice("bdev %s: resized from %llu to %llu blocks", bdev->name,
+			   (unsigned long long)old, (unsigned long long)num_blocks);
+	if (bdev->claims > bdev->retiring && g_resize_handler)
+		g_resize_handler(bdev);
+}
+
 void bdev_release(struct bdev *bdev)
 {
 	bdev->claims--;

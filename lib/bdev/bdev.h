@@ -144,6 +144,19 @@ void bdev_destroy_all(void);
 void bdev_hot_remove(struct bdev *bdev);
 /* Who claims bdevs (the target) learns of hot removals here. */
 void bdev_set_remove_handler(void (*fn)(struct bdev *bdev));
+/*
+ * The backend's capacity changed (a null bdev resized, a file grown, a remote namespace
+ * resized): num_blocks follows, and the resize handler (the target) tells the hosts of the
+ * namespaces on it (Namespace Attribute Changed). Control thread. A shrink is applied too: it
+ * is the device's word, and I/O past the new end would fail there anyway.
+ */
+void bdev_notify_resize(struct bdev *bdev, uint64_t num_blocks);
+void bdev_set_resize_handler(void (*fn)(struct bdev *bdev));
+/* num_blocks as the data path reads it: the control thread may resize the bdev meanwhile. */
+static inline uint64_t bdev_num_blocks(const struct bdev *bdev)
+{
+	return __atomic_load_n(&bdev->num_blocks, __ATOMIC_RELAXED);
+}
 /* A claim is taken by incrementing claims; a retiring one (retiring incremented too) is dropped
  * with this, which completes a deletion. */
 void bdev_release(struct bdev *bdev);
@@ -156,6 +169,9 @@ int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_siz
 		       const char *uuid, struct bdev **out);
 int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
 		     const char *uuid, struct bdev **out);
+/* SPDK's bdev_null_resize: the new size in MiB, not smaller than the current one. -ENODEV: no
+ * null bdev of that name; -EINVAL: smaller, or not a whole number of blocks (message logged). */
+int bdev_null_resize(const char *name, uint64_t new_size_mib);
 /* A regular file or a block device, asynchronous through io_uring. block_size 0 = detect
  * (logical block size of a block device, 512 for a file). O_DIRECT is used when the file system
  * supports it; otherwise buffered I/O with a volatile write cache (Flush = fdatasync). A file

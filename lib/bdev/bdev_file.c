@@ -366,6 +366,28 @@ fail:
 	return rc;
 }
 
+int bdev_file_rescan(const char *name, enum bdev_file_flavor flavor)
+{
+	struct bdev *bdev = bdev_lookup(name);
+	struct bdev_file *f = bdev && bdev_file_get(bdev) ? bdev->ctx : NULL;
+	uint32_t detected;
+	uint64_t size;
+	int rc;
+
+	if (!f || f->flavor != flavor)
+		return bdev_create_fail(-ENODEV, "bdev %s: no such %s bdev", name,
+					bdev_file_ops_of(flavor)->driver_name);
+	rc = bdev_file_geometry(f, name, &size, &detected);
+	if (rc)
+		return rc;
+	/* Whole blocks only, as at creation; a partial block at the end stays out of reach. */
+	if (size / bdev->block_size == 0)
+		return bdev_create_fail(-EINVAL, "bdev %s: %s is now smaller than a block", name,
+					f->path);
+	bdev_notify_resize(bdev, size / bdev->block_size);
+	return 0;
+}
+
 int bdev_file_create(const char *name, const char *path, uint32_t block_size,
 		     const char *uuid, struct bdev **out)
 {

@@ -52,6 +52,10 @@ struct bdev_file {
 int bdev_file_create_flavor(const char *name, const char *path, uint32_t block_size,
 			    const char *uuid, enum bdev_file_flavor flavor, struct bdev **out);
 
+/* bdev_uring_rescan, bdev_aio_rescan: the bdev (of that flavor) takes the file's or the block
+ * device's current size (bdev_notify_resize). -ENODEV: no such bdev of that flavor. */
+int bdev_file_rescan(const char *name, enum bdev_file_flavor flavor);
+
 /* NULL if bdev is not a file bdev. */
 const struct bdev_file *bdev_file_get(const struct bdev *bdev);
 

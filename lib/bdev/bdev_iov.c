@@ -11,8 +11,9 @@
 
 static int bdev_io_check_range(const struct bdev *bdev, const struct bdev_io *io)
 {
-	if (io->offset_blocks > bdev->num_blocks ||
-	    io->num_blocks > bdev->num_blocks - io->offset_blocks)
+	uint64_t num_blocks = bdev_num_blocks(bdev);
+
+	if (io->offset_blocks > num_blocks || io->num_blocks > num_blocks - io->offset_blocks)
 		return -ERANGE;
 	return 0;
 }

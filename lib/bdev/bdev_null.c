@@ -51,6 +51,31 @@ static const struct bdev_ops bdev_null_ops = {
 	.dump_config = NULL,
 };
 
+int bdev_null_resize(const char *name, uint64_t new_size_mib)
+{
+	struct bdev *bdev = bdev_lookup(name);
+	uint64_t cur_mib, blocks;
+	int rc;
+
+	if (!bdev || bdev->ops != &bdev_null_ops)
+		return bdev_create_fail(-ENODEV, "bdev %s: no such null bdev", name);
+	/* SPDK compares whole MiB: a size that is not whole MiB may be "resized" to itself. */
+	cur_mib = bdev->num_blocks * bdev->block_size / (1024 * 1024);
+	if (new_size_mib < cur_mib)
+		return bdev_create_fail(-EINVAL, "bdev %s: new_size %llu MiB is smaller than the "
+					"current %llu MiB: a null bdev only grows", name,
+					(unsigned long long)new_size_mib, (unsigned long long)cur_mib);
+	if (new_size_mib > UINT64_MAX / (1024 * 1024) / bdev->block_size)
+		return bdev_create_fail(-EINVAL, "bdev %s: new_size %llu MiB is too large", name,
+					(unsigned long long)new_size_mib);
+	blocks = new_size_mib * 1024 * 1024 / bdev->block_size;
+	rc = bdev_check_geometry(name, blocks, bdev->block_size);
+	if (rc)
+		return rc;
+	bdev_notify_resize(bdev, blocks);
+	return 0;
+}
+
 int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
 		     const char *uuid, struct bdev **out)
 {

@@ -264,23 +264,24 @@ static void bdev_rpc_xnvme_create(struct rpc_request *req, struct json_object *p
 
 /* ---- bdev_*_delete ---- */
 
-struct bdev_rpc_delete {
+/* The parameters of the methods that take only a bdev's name. */
+struct bdev_rpc_name {
 	char name[BDEV_RPC_NAME_SIZE];
 };
 
-static const struct rpc_param bdev_rpc_delete_params[] = {
-	BDEV_RPC_STR(name, struct bdev_rpc_delete, false, 0),
+static const struct rpc_param bdev_rpc_name_params[] = {
+	BDEV_RPC_STR(name, struct bdev_rpc_name, false, 0),
 };
 
 /* Like SPDK, each delete method only deletes bdevs of its own module. */
 static void bdev_rpc_delete(struct rpc_request *req, struct json_object *params,
 			    const char *driver)
 {
-	struct bdev_rpc_delete p = {{0}};
+	struct bdev_rpc_name p = {{0}};
 	struct bdev *bdev;
 	int rc;
 
-	if (rpc_decode_params(req, params, bdev_rpc_delete_params, 1, &p))
+	if (rpc_decode_params(req, params, bdev_rpc_name_params, 1, &p))
 		return;
 	bdev = bdev_lookup(p.name);
 	if (!bdev || strcmp(bdev->ops->driver_name, driver) != 0) {
@@ -323,6 +324,57 @@ static void bdev_rpc_aio_delete(struct rpc_request *req, struct json_object *par
 static void bdev_rpc_xnvme_delete(struct rpc_request *req, struct json_object *params)
 {
 	bdev_rpc_delete(req, params, "xnvme");
+}
+
+/* ---- bdev_null_resize, bdev_uring_rescan, bdev_aio_rescan ---- */
+
+struct bdev_rpc_resize {
+	char name[BDEV_RPC_NAME_SIZE];
+	uint64_t new_size; /* MiB */
+};
+
+static const struct rpc_param bdev_rpc_null_resize_params[] = {
+	BDEV_RPC_STR(name, struct bdev_rpc_resize, false, 0),
+	BDEV_RPC_NUM(new_size, RPC_PARAM_UINT64, struct bdev_rpc_resize, false),
+};
+
+static void bdev_rpc_resize_reply(struct rpc_request *req, int rc)
+{
+	if (rc == -ENODEV)
+		bdev_rpc_reply_errno(req, rc);
+	else if (rc)
+		bdev_rpc_reply_create_error(req, rc);
+	else
+		rpc_reply_bool(req, true);
+}
+
+static void bdev_rpc_null_resize(struct rpc_request *req, struct json_object *params)
+{
+	struct bdev_rpc_resize p = {{0}};
+
+	if (rpc_decode_params(req, params, bdev_rpc_null_resize_params, 2, &p))
+		return;
+	bdev_rpc_resize_reply(req, bdev_null_resize(p.name, p.new_size));
+}
+
+static void bdev_rpc_rescan(struct rpc_request *req, struct json_object *params,
+			    enum bdev_file_flavor flavor)
+{
+	struct bdev_rpc_name p = {{0}};
+
+	if (rpc_decode_params(req, params, bdev_rpc_name_params, 1, &p))
+		return;
+	bdev_rpc_resize_reply(req, bdev_file_rescan(p.name, flavor));
+}
+
+static void bdev_rpc_uring_rescan(struct rpc_request *req, struct json_object *params)
+{
+	bdev_rpc_rescan(req, params, BDEV_FILE_URING);
+}
+
+static void bdev_rpc_aio_rescan(struct rpc_request *req, struct json_object *params)
+{
+	bdev_rpc_rescan(req, params, BDEV_FILE_AIO);
 }
 
 /* ---- bdev_get_bdevs ---- */
@@ -517,6 +569,9 @@ void bdev_rpc_register(void)
 	rpc_register_method("bdev_malloc_delete", bdev_rpc_malloc_delete);
 	rpc_register_method("bdev_null_create", bdev_rpc_null_create);
 	rpc_register_method("bdev_null_delete", bdev_rpc_null_delete);
+	rpc_register_method("bdev_null_resize", bdev_rpc_null_resize);
+	rpc_register_method("bdev_uring_rescan", bdev_rpc_uring_rescan);
+	rpc_register_method("bdev_aio_rescan", bdev_rpc_aio_rescan);
 	rpc_register_method("bdev_uring_create", bdev_rpc_uring_create);
 	rpc_register_method("bdev_uring_delete", bdev_rpc_uring_delete);
 	rpc_register_method("bdev_aio_create", bdev_rpc_aio_create);

@@ -216,6 +216,10 @@ static void gw_ns_sync(struct gw_ctrlr *c)
 			i = (uint32_t)-1;          /* start over (i++ wraps it to 0) */
 		}
 	}
+	/* A resized backend namespace: the bdev follows, and the target tells its hosts. */
+	for (uint32_t i = 0; i < c->nns; i++)
+		bdev_notify_resize(&c->ns[i]->bdev,
+				   __atomic_load_n(&c->ns[i]->ns->num_blocks, __ATOMIC_RELAXED));
 	for (ns = nvfab_ctrlr_next_ns(c->ctrlr, NULL); ns; ns = nvfab_ctrlr_next_ns(c->ctrlr, ns)) {
 		bool known = false;
 

@@ -633,6 +633,11 @@ static int process_admin(struct nvfab_ctrlr *ctrlr)
 			   now);
 		return 0;
 	}
+	if (ctrlr->ns_resync) {
+		ctrlr->ns_resync = false;
+		if (ctrlr->event_cb)
+			ctrlr->event_cb(ctrlr->event_arg, NVFAB_EVENT_NS_CHANGED);
+	}
 	if (ctrlr->kato_ms == 0)
 		return 0;
 	if (ctrlr->ka_outstanding && now - ctrlr->ka_sent_ns > (uint64_t)ctrlr->kato_ms * 1000000ull) {

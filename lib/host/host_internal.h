@@ -172,6 +172,9 @@ struct nvfab_ctrlr {
 	 * outstanding on the admin queue, re-armed after each event and reconnect. */
 	bool ns_events;
 	bool aer_outstanding;
+	/* Reconnected: event_cb hears of a namespace change, as if noticed (what changed while
+	 * the connection was down raised no notice on the new one). Admin lock. */
+	bool ns_resync;
 	nvfab_event_cb event_cb;
 	void *event_arg;
 	pthread_mutex_t qid_lock;      /* control path only: QID allocation */

@@ -91,6 +91,54 @@ static struct nvfab_ns *ns_identify(struct nvfab_ctrlr *ctrlr, uint32_t nsid, in
 	return &hns->pub;
 }
 
+enum ns_recheck {
+	NS_SAME,
+	NS_RESIZED,  /* the same namespace, another size: the object follows in place */
+	NS_REPLACED, /* another format under the NSID: a new object */
+	NS_GONE,     /* inactive after all */
+};
+
+/*
+ * Reads a known namespace's Identify data again. A new size is written into the object that
+ * I/O threads hold (num_blocks with an atomic store; the Identify data with it, which nothing
+ * on the data path reads). Another block or metadata size makes it another namespace: I/O
+ * sized for the old format would mean something else. The identifiers (NGUID, EUI-64) are not
+ * compared, as SPDK's bdev_nvme does not: a target restarted without fixed UUIDs gives the
+ * same namespace new ones, and its hosts must carry on.
+ */
+static int ns_recheck(struct nvfab_ctrlr *ctrlr, struct nvfab_ns *ns, struct nvfab_error *err)
+{
+	struct nvme_id_ns *id;
+	struct nvfab_cpl cpl;
+	uint32_t ms, bs;
+	int rc;
+
+	if (posix_memalign((void **)&id, 64, NVME_IDENTIFY_DATA_SIZE))
+		return -ENOMEM;
+	rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS, ns->nsid, id, &cpl);
+	if (rc == -EIO || (rc == 0 && id->nsze == 0)) {
+		rc = NS_GONE;
+	} else if (rc) {
+		host_error_set(err, rc, 0, "Identify Namespace %u: %s", ns->nsid, strerror(-rc));
+	} else {
+		bs = ns_block_size(id, &ms);
+		if (bs != ns->block_size || ms != ns->md_size) {
+			rc = NS_REPLACED;
+		} else if (id->nsze != ns->num_blocks) {
+			log_info("%s: namespace %u resized from %llu to %llu blocks",
+				 ctrlr->trid.subnqn, ns->nsid, (unsigned long long)ns->num_blocks,
+				 (unsigned long long)id->nsze);
+			memcpy((struct nvme_id_ns *)ns->id, id, sizeof(*id));
+			__atomic_store_n(&ns->num_blocks, id->nsze, __ATOMIC_RELAXED);
+			rc = NS_RESIZED;
+		} else {
+			rc = NS_SAME;
+		}
+	}
+	free(id);
+	return rc;
+}
+
 static struct nvfab_ns *ns_find(struct nvfab_ns **arr, uint32_t n, uint32_t nsid)
 {
 	uint32_t lo = 0, hi = n;
@@ -115,22 +163,40 @@ static int nsid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Whether the Changed Namespace List (0-terminated unless full) names nsid. */
+static bool ns_listed(const uint32_t *log, uint32_t nsid)
+{
+	for (uint32_t i = 0; i < HOST_CHANGED_NS_LOG_SIZE / 4 && log[i]; i++)
+		if (log[i] == nsid)
+			return true;
+	return false;
+}
+
 int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed,
 		    struct nvfab_error *err)
 {
 	struct nvfab_ns **arr = NULL, **old;
-	uint32_t *list = NULL, count = 0, n = 0;
+	uint32_t *list = NULL, *log = NULL, count = 0, n = 0;
+	bool recheck_all = true, resized = false;
 	int rc;
 
 	if (changed)
 		*changed = false;
-	if (posix_memalign((void **)&list, 64, HOST_CHANGED_NS_LOG_SIZE))
+	if (posix_memalign((void **)&list, 64, HOST_CHANGED_NS_LOG_SIZE) ||
+	    posix_memalign((void **)&log, 64, HOST_CHANGED_NS_LOG_SIZE)) {
+		free(list);
 		return -ENOMEM;
-	/* Reading the log is what re-enables the notice; its content is not needed: the active
-	 * list below says what is there now. */
-	if (clear_changed)
-		(void)host_get_log_page(ctrlr, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, list,
-					HOST_CHANGED_NS_LOG_SIZE, NULL);
+	}
+	/*
+	 * Reading the log is what re-enables the notice. The active list below says which
+	 * namespaces are there now; the log says which known ones to identify again (a resize).
+	 * When it names none (the refresh follows a reconnect: the new controller has no history)
+	 * or overflowed (FFFFFFFFh), every known one is.
+	 */
+	if (clear_changed &&
+	    host_get_log_page(ctrlr, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, log,
+			      HOST_CHANGED_NS_LOG_SIZE, NULL) == 0)
+		recheck_all = log[0] == 0 || log[0] == 0xffffffff;
 	rc = active_list(ctrlr, list, err);
 	if (rc)
 		goto out;
@@ -148,6 +214,17 @@ int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed
 		pthread_mutex_lock(&ctrlr->ns_lock);
 		ns = ctrlr->ns ? ns_find(ctrlr->ns, ctrlr->num_ns, list[i]) : NULL;
 		pthread_mutex_unlock(&ctrlr->ns_lock);
+		if (ns && (recheck_all || ns_listed(log, list[i]))) {
+			rc = ns_recheck(ctrlr, ns, err);
+			if (rc < 0)
+				goto out;
+			resized |= rc == NS_RESIZED;
+			if (rc == NS_GONE)
+				continue;
+			if (rc == NS_REPLACED)
+				ns = NULL;
+			rc = 0;
+		}
 		if (!ns) {
 			ns = ns_identify(ctrlr, list[i], &rc, err);
 			if (rc)
@@ -158,7 +235,7 @@ int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed
 	}
 	pthread_mutex_lock(&ctrlr->ns_lock);
 	if (changed)
-		*changed = n != ctrlr->num_ns ||
+		*changed = resized || n != ctrlr->num_ns ||
 			   (n && memcmp(arr, ctrlr->ns, n * sizeof(*arr)) != 0);
 	old = ctrlr->ns;
 	ctrlr->ns = arr;
@@ -169,6 +246,7 @@ int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed
 out:
 	free(arr);
 	free(list);
+	free(log);
 	return rc;
 }
 
@@ -280,6 +358,7 @@ void host_ns_events_arm(struct nvfab_ctrlr *ctrlr)
 	if (!ctrlr->ns_events)
 		return;
 	ctrlr->aer_outstanding = false; /* a request of the old connection is gone with it */
+	ctrlr->ns_resync = true;
 	if (aec_enable(ctrlr))
 		log_warn("%s: cannot enable namespace notices after reconnecting",
 			 ctrlr->trid.subnqn);

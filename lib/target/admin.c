@@ -97,7 +97,7 @@ static void identify_ns(struct tgt_ns *ns, struct nvme_id_ns *id)
 
 	while ((1u << ds) < b->block_size)
 		ds++;
-	id->nsze = id->ncap = id->nuse = b->num_blocks;
+	id->nsze = id->ncap = id->nuse = bdev_num_blocks(b);
 	id->nlbaf = 0;
 	id->flbas = 0;
 	id->lbaf[0].ds = ds;

@@ -85,10 +85,11 @@ static int io_submit(struct tgt_req *req)
 static uint16_t io_check_rw(struct tgt_req *req, uint64_t *slba, uint32_t *nlb)
 {
 	struct bdev *b = req->ns->bdev;
+	uint64_t num_blocks = bdev_num_blocks(b);
 
 	*slba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
 	*nlb = (req->cmd.cdw12 & 0xffff) + 1;
-	if (*slba >= b->num_blocks || *nlb > b->num_blocks - *slba)
+	if (*slba >= num_blocks || *nlb > num_blocks - *slba)
 		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR;
 	if ((uint64_t)*nlb * b->block_size != req->data_len)
 		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR;
@@ -192,10 +193,10 @@ static void io_simple(struct tgt_req *req, enum bdev_io_type type, uint64_t slba
 static void io_write_zeroes(struct tgt_req *req)
 {
 	struct bdev *b = req->ns->bdev;
-	uint64_t slba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
+	uint64_t slba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10, num_blocks = bdev_num_blocks(b);
 	uint32_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
 
-	if (slba >= b->num_blocks || nlb > b->num_blocks - slba) {
+	if (slba >= num_blocks || nlb > num_blocks - slba) {
 		io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR);
 		return;
 	}
@@ -241,6 +242,7 @@ static void io_dsm(struct tgt_req *req)
 	uint32_t nr = (req->cmd.cdw10 & 0xff) + 1;
 	const struct nvme_dsm_range *ranges = req->iov[0].iov_base;
 	struct bdev *b = req->ns->bdev;
+	uint64_t num_blocks = bdev_num_blocks(b);
 
 	if (req->data_to_host || req->data_len < nr * sizeof(struct nvme_dsm_range)) {
 		io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA) | NVME_STATUS_DNR);
@@ -251,7 +253,7 @@ static void io_dsm(struct tgt_req *req)
 		return;
 	}
 	for (uint32_t i = 0; i < nr; i++) {
-		if (ranges[i].slba >= b->num_blocks || ranges[i].nlb > b->num_blocks - ranges[i].slba) {
+		if (ranges[i].slba >= num_blocks || ranges[i].nlb > num_blocks - ranges[i].slba) {
 			io_finish(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE) | NVME_STATUS_DNR);
 			return;
 		}

@@ -204,6 +204,27 @@ int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 	return 0;
 }
 
+void tgt_ns_bdev_resized(struct bdev *bdev)
+{
+	struct list_node *pos, *tmp, *cpos, *ctmp;
+
+	list_for_each_safe(pos, tmp, &g_tgt.subsystems) {
+		struct tgt_subsystem *s = list_entry(pos, struct tgt_subsystem, link);
+
+		for (uint32_t i = 0; i < s->max_namespaces; i++) {
+			struct tgt_ns *ns = tgt_ns_get(s, i + 1);
+
+			if (!ns || ns->bdev != bdev)
+				continue;
+			log_notice("subsystem %s: namespace %u now has %llu blocks", s->nqn, i + 1,
+				   (unsigned long long)bdev_num_blocks(bdev));
+			list_for_each_safe(cpos, ctmp, &s->ctrlrs)
+				tgt_ctrlr_notice_ns_changed(list_entry(cpos, struct tgt_ctrlr, link),
+							    i + 1);
+		}
+	}
+}
+
 /* The bdev layer's remove handler: a claimed bdev went away, so do its namespaces (each
  * subsystem's hosts get a Namespace Attribute Changed notice). */
 void tgt_ns_bdev_removed(struct bdev *bdev)

@@ -331,6 +331,8 @@ int tgt_ns_add(struct tgt_subsystem *s, struct bdev *bdev, uint32_t nsid, const 
 	       const char *uuid, const char *eui64, uint32_t *nsid_out);
 int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid);
 void tgt_ns_bdev_removed(struct bdev *bdev);
+/* The bdev layer's resize handler: the hosts of every namespace on bdev get a notice. */
+void tgt_ns_bdev_resized(struct bdev *bdev);
 static inline struct tgt_ns *tgt_ns_get(struct tgt_subsystem *s, uint32_t nsid)
 {
 	if (nsid == 0 || nsid > s->max_namespaces)

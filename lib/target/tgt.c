@@ -117,6 +117,7 @@ int tgt_init(uint64_t core_mask, bool busy_poll, uint32_t poll_us)
 		return -ENOMEM;
 	g_tgt.discovery->allow_any_host = true;
 	bdev_set_remove_handler(tgt_ns_bdev_removed);
+	bdev_set_resize_handler(tgt_ns_bdev_resized);
 	return 0;
 }
 

@@ -670,6 +670,65 @@ def test_backend_namespace_changes_follow_through_the_gateway(tmp_path):
         assert be.stop() == 0, be.read_log()[-3000:]
 
 
+def test_backend_namespace_resize_follows_through_the_gateway(tmp_path):
+    """The backend's namespace grows (bdev_null_resize there): the gateway hears of it,
+    identifies the namespace again, and its bdev grows in place: the exported namespace stays,
+    its host gets a notice naming it, Identify reports the new size and the new blocks take
+    I/O through both hops. A resize while the backend link is down arrives on reconnect."""
+    bport = harness.free_port()
+
+    def backend_with_null(blocks, name):
+        """(A new random UUID each time, as SPDK's null bdevs get: the same namespace anyway.)"""
+        cfg = harness.simple_config(bport, bdevs=[("null", "Null0", blocks, 4096)], subnqn=BACKEND_NQN)
+        return harness.Target(cfg, tmpdir=str(tmp_path / name))
+
+    be = backend_with_null(4096, "backend")
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        assert ok(gw.rpc("bdev_nvme_attach_controller", attach_json(bport))) == ["Remote0n1"]
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        admin.s.settimeout(20)
+        assert admin.set_features(0x0B, 1 << 8)[0] == 0
+        aer_cid = admin.async_event_request()
+
+        def gw_blocks():
+            return [b for b in ok(gw.rpc("bdev_get_bdevs")) if b["name"] == "Remote0n1"][0]["num_blocks"]
+
+        def nsze():
+            st, _, data = admin.identify(0, nsid=1)
+            assert st == 0
+            return struct.unpack_from("<Q", data, 0)[0]
+
+        assert ok(be.rpc("bdev_null_resize", {"name": "Null0", "new_size": 48})) is True
+        st, dw0 = admin.wait_completion(aer_cid)
+        assert st == 0 and dw0 & 7 == 2 and (dw0 >> 16) & 0xFF == 0x04, hex(dw0)
+        assert gw_blocks() == 48 * 256 and nsze() == 48 * 256
+        st, _, log = admin.admin_read(0x02, 4096, nsid=0xFFFFFFFF, cdw10=0x04 | ((4096 // 4 - 1) << 16))
+        assert st == 0 and struct.unpack_from("<II", log, 0) == (1, 0)
+        assert io.write(1, 48 * 256 - 1, b"\x42" * 4096)[0] == 0
+        assert io.read(1, 48 * 256 - 1, 4096)[0] == 0
+        assert io.read(1, 48 * 256, 4096)[0] & 0x7FF == SC_LBA_RANGE
+
+        # The backend goes away, grows while it is gone, and comes back: the new connection
+        # raised no notice, the gateway looks again anyway.
+        aer_cid = admin.async_event_request()
+        be.stop()
+        be = backend_with_null(80 * 256, "backend2")
+        assert harness.wait_for(lambda: gw_blocks() == 80 * 256, 30), gw.read_log()[-3000:]
+        st, dw0 = admin.wait_completion(aer_cid)
+        assert st == 0 and dw0 & 7 == 2, hex(dw0)
+        assert nsze() == 80 * 256
+        assert harness.wait_for(lambda: io.write(1, 80 * 256 - 1, b"\x43" * 4096)[0] == 0, 20)
+        admin.close()
+        io.close()
+        assert gw.alive() and be.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        be.stop()
+
+
 def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):
     """fast_io_fail_timeout_sec 2 with ctrlr_loss_timeout_sec 30: with the backend gone, held
     I/O fails with a path error after ~2 s and new I/O fails at once, while the gateway keeps

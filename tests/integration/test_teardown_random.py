@@ -2,7 +2,7 @@
 go away in every way a host can (silent until KATO, RST, half-close, Disconnect, a full socket
 buffer, death between ICReq and Connect), with I/O in flight on RAM, null and file namespaces,
 while the control plane deletes and re-creates subsystems, namespaces, listeners, allowed hosts
-and bdevs under them, and sometimes SIGTERM arrives in the middle.
+and bdevs under them, grows a bdev under them, and sometimes SIGTERM arrives in the middle.
 
 After every round nvfabd must be alive and serve a fresh host on every subsystem, with no
 controller left, descriptors back to the baseline, RSS within a small slack of it, and (the
@@ -298,7 +298,8 @@ class Operator(threading.Thread):
         try:
             while time.monotonic() < end and not self.stopping:
                 time.sleep(self.rng.uniform(0.05, 0.4))
-                op = self.rng.choice(["del_sub_b", "rm_ns", "rm_listener", "rm_host", "del_bdev", "get"])
+                op = self.rng.choice(["del_sub_b", "rm_ns", "rm_listener", "rm_host", "del_bdev",
+                                      "resize", "get"])
                 self.ops.append(op)
                 getattr(self, op)()
         except (OSError, ConnectionError) as e:
@@ -349,6 +350,12 @@ class Operator(threading.Thread):
         self.call_ok("nvmf_subsystem_remove_host", {"nqn": SUB_C, "host": h})
         time.sleep(self.rng.uniform(0, 0.3))
         self.call_ok("nvmf_subsystem_add_host", {"nqn": SUB_C, "host": h})
+
+    def resize(self):
+        # Grows under live hosts, who get a notice (those that asked for one).
+        b = self.call_ok("bdev_get_bdevs", {"name": "Null0"})["result"][0]
+        mib = b["num_blocks"] * b["block_size"] >> 20
+        self.call_ok("bdev_null_resize", {"name": "Null0", "new_size": mib + self.rng.randint(1, 4)})
 
     def del_bdev(self):
         # In use: refused with a clear error; after its namespace is gone: deleted, re-created.

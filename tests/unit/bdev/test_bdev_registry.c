@@ -129,6 +129,53 @@ static void test_destroy_all_claimed(void **state)
 	assert_null(bdev_first());
 }
 
+static int resize_calls;
+static struct bdev *resized;
+
+static void on_resize(struct bdev *bdev)
+{
+	resize_calls++;
+	resized = bdev;
+}
+
+static void test_resize(void **state)
+{
+	struct bdev *n, *m;
+
+	(void)state;
+	bdev_set_resize_handler(on_resize);
+	resize_calls = 0;
+	assert_int_equal(bdev_null_create("z0", 4096, 4096, NULL, &n), 0); /* 16 MiB */
+	assert_int_equal(bdev_malloc_create("z1", 16, 512, NULL, &m), 0);
+	/* unclaimed: the size follows, nobody to tell */
+	assert_int_equal(bdev_null_resize("z0", 32), 0);
+	assert_int_equal(bdev_num_blocks(n), 32 * 256);
+	assert_int_equal(resize_calls, 0);
+	/* claimed: the claimant hears of it, once per change */
+	n->claims = 1;
+	assert_int_equal(bdev_null_resize("z0", 40), 0);
+	assert_int_equal(bdev_num_blocks(n), 40 * 256);
+	assert_int_equal(resize_calls, 1);
+	assert_ptr_equal(resized, n);
+	assert_int_equal(bdev_null_resize("z0", 40), 0); /* the same size: nothing */
+	assert_int_equal(resize_calls, 1);
+	/* a null bdev only grows; other kinds and unknown names are not null bdevs */
+	assert_int_equal(bdev_null_resize("z0", 39), -EINVAL);
+	assert_int_equal(bdev_null_resize("z1", 64), -ENODEV);
+	assert_int_equal(bdev_null_resize("nope", 64), -ENODEV);
+	assert_int_equal(bdev_null_resize("z0", UINT64_MAX / 1024), -EINVAL);
+	assert_int_equal(bdev_num_blocks(n), 40 * 256);
+	/* a device's own shrink is applied, claimed or not; a bdev being deleted stays */
+	bdev_notify_resize(n, 100);
+	assert_int_equal(bdev_num_blocks(n), 100);
+	assert_int_equal(resize_calls, 2);
+	n->retiring = 1; /* its only namespace is going: nobody to tell */
+	bdev_notify_resize(n, 200);
+	assert_int_equal(resize_calls, 2);
+	n->claims = n->retiring = 0;
+	bdev_set_resize_handler(NULL);
+}
+
 static void test_bad_names(void **state)
 {
 	char longname[80];
@@ -168,6 +215,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_lookup, teardown),
 		cmocka_unit_test_teardown(test_delete, teardown),
 		cmocka_unit_test_teardown(test_destroy_all_claimed, teardown),
+		cmocka_unit_test_teardown(test_resize, teardown),
 		cmocka_unit_test_teardown(test_bad_names, teardown),
 		cmocka_unit_test_teardown(test_register_raw, teardown),
 	};

@@ -161,6 +161,15 @@ static void test_null_create_delete(void **state)
 	bdev_lookup("N0")->claims = 1;
 	expect_error("bdev_null_delete", "{\"name\":\"N0\"}", -EBUSY, NULL);
 	bdev_lookup("N0")->claims = 0;
+	/* SPDK's bdev_null_resize: MiB, grows only, null bdevs only */
+	expect_result_true("bdev_null_resize", "{\"name\":\"N0\",\"new_size\":2048}");
+	assert_int_equal(bdev_lookup("N0")->num_blocks, 2048 * 256);
+	expect_error("bdev_null_resize", "{\"name\":\"N0\",\"new_size\":1024}",
+		     RPC_ERROR_INVALID_PARAMS, "smaller");
+	expect_error("bdev_null_resize", "{\"name\":\"N0\"}", RPC_ERROR_INVALID_PARAMS, "new_size");
+	expect_error("bdev_null_resize", "{\"name\":\"X\",\"new_size\":1}", -ENODEV,
+		     "No such device");
+	expect_error("bdev_uring_rescan", "{\"name\":\"N0\"}", -ENODEV, "No such device");
 	expect_result_true("bdev_null_delete", "{\"name\":\"N0\"}");
 	assert_null(bdev_first());
 }
@@ -191,6 +200,10 @@ static void test_file_create_delete(void **state)
 	expect_error("bdev_uring_create", "{\"name\":\"U1\"}", RPC_ERROR_INVALID_PARAMS,
 		     "filename");
 
+	/* rescans: the file's size again (unchanged here), each method its own flavor */
+	expect_result_true("bdev_uring_rescan", "{\"name\":\"U0\"}");
+	expect_result_true("bdev_aio_rescan", "{\"name\":\"A0\"}");
+	expect_error("bdev_aio_rescan", "{\"name\":\"U0\"}", -ENODEV, "No such device");
 	expect_error("bdev_uring_delete", "{\"name\":\"A0\"}", -ENODEV, NULL);
 	expect_result_true("bdev_aio_delete", "{\"name\":\"A0\"}");
 	expect_result_true("bdev_uring_delete", "{\"name\":\"U0\"}");

@@ -12,7 +12,8 @@ status 0 and a clean log; the next round starts a new daemon.
 Seeds: each round's plan (which hosts, what they do, when, which RPCs) comes from
 random.Random(seed); the seeds are printed, and NVFAB_TEARDOWN_SEED=S replays rounds S, S+1, ...
 Thread timing still varies between runs: a replay repeats the plan, not the exact interleaving.
-Length: NVFAB_TEARDOWN_SECONDS (default 60; 1800 with NVFAB_LONG=1). Loopback only.
+Length: NVFAB_TEARDOWN_SECONDS (default 50, 38 under valgrind: `make test` stays under 20
+minutes; 1800 with NVFAB_LONG=1). Loopback only.
 """
 import os
 import random
@@ -31,7 +32,7 @@ import nvmetcp as n
 
 LONG = os.environ.get("NVFAB_LONG") == "1"
 UNDER_VALGRIND = harness.UNDER_VALGRIND
-SECONDS = float(os.environ.get("NVFAB_TEARDOWN_SECONDS", 1800 if LONG else (45 if UNDER_VALGRIND else 60)))
+SECONDS = float(os.environ.get("NVFAB_TEARDOWN_SECONDS", 1800 if LONG else (38 if UNDER_VALGRIND else 50)))
 # Under valgrind everything is ~30x slower: bound waits loosely there, strictly with ASan.
 SLOW = 8.0 if UNDER_VALGRIND else 1.0
 BLOCK = 4096

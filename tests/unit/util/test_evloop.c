@@ -1,6 +1,7 @@
 /*
  * The event loop's adaptive polling: it polls through short waits for work and sleeps at once
- * when polled waits usually run out its window.
+ * when polled waits usually run out its window. Its timers: they wake a loop that waits with
+ * no timeout, on time, also after being moved earlier or later.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -116,9 +117,66 @@ static void test_sleeps_at_once_when_waits_are_long(void **state)
 	evloop_destroy(loop);
 }
 
+struct fired {
+	int count;
+	uint64_t at_ns;
+};
+
+static void on_timer(void *arg)
+{
+	struct fired *f = arg;
+
+	f->count++;
+	f->at_ns = evloop_now_ns();
+}
+
+/* Iterations of a loop that waits with no timeout until the timer has fired n times. */
+static void run_until(struct evloop *loop, const struct fired *f, int n)
+{
+	while (f->count < n)
+		evloop_run_once(loop, -1);
+}
+
+static void test_timers_wake_a_loop_without_timeout(void **state)
+{
+	struct evloop *loop = evloop_create("t-timers");
+	struct evloop_timer a = {0}, b = {0};
+	struct fired fa = {0}, fb = {0};
+	uint64_t t0;
+
+	(void)state;
+	assert_non_null(loop);
+	/* one-shot, then periodic */
+	t0 = evloop_now_ns();
+	evloop_timer_start(loop, &a, 30, 0, on_timer, &fa);
+	run_until(loop, &fa, 1);
+	assert_true(fa.at_ns - t0 >= 30000000ull);
+	evloop_timer_start(loop, &a, 5, 5, on_timer, &fa);
+	run_until(loop, &fa, 4);
+	assert_true(fa.at_ns - t0 >= 45000000ull);
+	evloop_timer_stop(loop, &a);
+	/* a late timer, then an earlier one: the earlier one is on time */
+	t0 = evloop_now_ns();
+	evloop_timer_start(loop, &b, 2000, 0, on_timer, &fb);
+	evloop_run_once(loop, 0); /* an iteration that saw only the 2 s timer */
+	evloop_timer_start(loop, &a, 20, 0, on_timer, &fa);
+	run_until(loop, &fa, 5);
+	assert_true(fa.at_ns - t0 >= 20000000ull && fa.at_ns - t0 < 1000000000ull);
+	assert_int_equal(fb.count, 0);
+	/* a timer moved later fires at its new deadline, not the old one */
+	t0 = evloop_now_ns();
+	evloop_timer_start(loop, &b, 10, 0, on_timer, &fb);
+	evloop_run_once(loop, 0);
+	evloop_timer_start(loop, &b, 60, 0, on_timer, &fb);
+	run_until(loop, &fb, 1);
+	assert_true(fb.at_ns - t0 >= 60000000ull);
+	evloop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timers_wake_a_loop_without_timeout),
 		cmocka_unit_test(test_polls_through_short_waits),
 		cmocka_unit_test(test_off_never_polls),
 		cmocka_unit_test(test_sleeps_at_once_when_waits_are_long),

@@ -11,7 +11,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null || exit 1
+  meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false --buildtype=debug >/dev/null || exit 1
 fi
 ninja -C "$BUILD" || exit 1
 

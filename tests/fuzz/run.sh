@@ -44,7 +44,7 @@ fi
 if [ ! -f "$BUILD/build.ninja" ]; then
   # -fsanitize=fuzzer-no-link on every library: the fuzzer needs coverage of lib/, not only
   # of the harnesses (which meson links with -fsanitize=fuzzer).
-  CC=clang meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+  CC=clang meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false \
     -Dc_args=-fsanitize=fuzzer-no-link --buildtype=debugoptimized >/dev/null || exit 1
 elif ! grep -q -- "-Dfuzz=true" "$BUILD/meson-logs/meson-log.txt" 2>/dev/null; then
   meson configure "$BUILD" -Dfuzz=true >/dev/null || exit 1

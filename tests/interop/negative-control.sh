@@ -81,7 +81,7 @@ apply() {   # apply MUTATION: prints the file it touched
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-meson setup "$SCRATCH/build" "$SRC" -Db_sanitize=address,undefined -Db_lundef=false \
+meson setup "$SCRATCH/build" "$SRC" -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false \
     >"$SCRATCH/setup.log" 2>&1 || { cat "$SCRATCH/setup.log" >&2; exit 3; }
 caught=0 missed=0
 for m in "${MUTS[@]}"; do

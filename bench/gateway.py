@@ -20,9 +20,11 @@ threads over the run, divided by the I/Os; busy-polling, that is its core's time
 With --floor, also the raw TCP round trip of a 4 KiB read's and a 4 KiB write's bytes on the
 same cores (`nvfab-floor`, event-driven server), directly and through an event-driven byte relay
 on core 0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids;
-for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median. --plot DIR writes
-gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there. --compare-build runs
-a second gateway, from another build directory, on the same storage in the same rounds, and
+for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median,
+once from the runs' mean latencies and once from their medians (p50: one stall of the VM moves a
+mean, not a median), and the gateway's user and system CPU time per I/O minus the relay's per
+round trip (the same system calls: what is left is the gateway's own work). --plot DIR writes gnuplot charts (PNG) of the hop and of the gateway's CPU
+per I/O there. --compare-build runs a second gateway, from another build directory, on the same storage in the same rounds, and
 prints its hop, its CPU per I/O and its latency minus this build's round by round (an A/B of a
 change to the gateway's path, immune to the machine's drift between runs).
 """
@@ -44,6 +46,11 @@ GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
 def cpu_s(pid):
     """utime + stime of the whole process, in seconds."""
     return sum(proc_stat_cpu_s(pid))
+
+
+def cpu_split_us(before, after, ops):
+    """User and system CPU per op, in us, from two proc_stat_cpu_s readings."""
+    return tuple((a - b) * 1e6 / max(ops, 1) for b, a in zip(before, after))
 
 
 def listen(nqn, port):
@@ -72,15 +79,17 @@ def perf(build, port, nqn, workload, size, qd, secs, epoll=False):
                          capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"nvfab perf failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    total = [line for line in out.stdout.splitlines() if line.startswith("Total")][0]
-    f = total.split(":", 1)[1].split()
-    return float(f[0]), float(f[2])
+    # Two "Total" lines: the summary (IOPS, MiB/s, mean latency, ...), then the percentiles.
+    totals = [line.split(":", 1)[1].split() for line in out.stdout.splitlines()
+              if line.startswith("Total")]
+    return float(totals[0][0]), float(totals[0][2]), float(totals[1][0])
 
 
 def floor_rtt(build, secs, relay=False, io="read4k-success"):
     """Raw TCP round trip of an I/O's bytes (nvfab-floor's --io pattern): the client (busy) on
     core 1, the server (event-driven) on core 0 and, with relay, a byte relay (event-driven) on
-    core 0 too: the floor of a gateway's hop on these cores."""
+    core 0 too: the floor of a gateway's hop on these cores. Returns mean and median latency,
+    and with relay the relay's user and system CPU per round trip."""
     floor = os.path.join(build, "bench", "nvfab-floor")
     port = free_port()
     procs = [subprocess.Popen(["taskset", "-c", "0", floor, "server", "-p", str(port), "-c", "0"],
@@ -94,10 +103,15 @@ def floor_rtt(build, secs, relay=False, io="read4k-success"):
     try:
         time.sleep(0.3)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
+            c0 = proc_stat_cpu_s(procs[-1].pid)
             subprocess.run(["taskset", "-c", "1", floor, "pingpong", "-p", str(port), "-c", "1", "-b",
                             "--io", io, "-t", str(secs), "--json", j.name],
                            check=True, capture_output=True)
-            return json.load(open(j.name))["latency_us"]["avg"]
+            c1 = proc_stat_cpu_s(procs[-1].pid)
+            d = json.load(open(j.name))
+            # (The server's warm-up round trips count in its CPU, not in ops: 2% at most.)
+            return (d["latency_us"]["avg"], d["latency_us"]["p50"]) + \
+                (cpu_split_us(c0, c1, d["ops"]) if relay else (0.0, 0.0))
     finally:
         for p in procs:
             p.terminate()
@@ -148,12 +162,13 @@ def run_mode(args, mode, loads, res):
                 paths.append(("gateway-cmp", cport, GW_NQN, other))
             for load in loads:
                 for path, port, nqn, gw in paths:
-                    s0, g0 = cpu_s(storage.pid), cpu_s(gw.pid) if gw else 0
-                    iops, lat = perf(args.build, port, nqn, *load, args.secs, epoll=busy)
-                    s1, g1 = cpu_s(storage.pid), cpu_s(gw.pid) if gw else 0
+                    s0, g0 = cpu_s(storage.pid), proc_stat_cpu_s(gw.pid) if gw else (0, 0)
+                    iops, lat, p50 = perf(args.build, port, nqn, *load, args.secs, epoll=busy)
+                    s1, g1 = cpu_s(storage.pid), proc_stat_cpu_s(gw.pid) if gw else (0, 0)
                     ios = max(iops * args.secs, 1)
+                    gu, gs = cpu_split_us(g0, g1, ios)
                     res.setdefault((mode, load, path), []).append(
-                        (iops, lat, (s1 - s0) * 1e6 / ios, (g1 - g0) * 1e6 / ios))
+                        (iops, lat, (s1 - s0) * 1e6 / ios, gu + gs, p50, gu, gs))
         finally:
             for p in daemons:
                 p.terminate()
@@ -240,17 +255,19 @@ def main():
                 relays[w].append(floor_rtt(args.build, args.secs, relay=True, io=io))
         for mode in modes:
             run_mode(args, mode, loads, res)
-    med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in res.items()}
-    floor = (statistics.median(relays["randread"]) - statistics.median(floors["randread"])
-             if args.floor else None)
+    med = {k: [statistics.median(x[i] for x in v) for i in range(7)] for k, v in res.items()}
+    floor = (statistics.median(r[0] for r in relays["randread"]) -
+             statistics.median(f[0] for f in floors["randread"]) if args.floor else None)
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
     if args.floor:
         for w, io in patterns.items():
-            f, r = statistics.median(floors[w]), statistics.median(relays[w])
+            f = [statistics.median(x[i] for x in floors[w]) for i in (0, 1)]
+            r = [statistics.median(x[i] for x in relays[w]) for i in (0, 1)]
             print(f"# raw TCP round trip of {io}'s bytes (nvfab-floor; event server core 0, busy "
-                  f"client core 1): {f:.1f} us; through an event-driven byte relay on core 0: "
-                  f"{r:.1f} us; the hop's floor: {r - f:.1f} us")
+                  f"client core 1): mean {f[0]:.1f} us, p50 {f[1]:.1f}; through an event-driven byte "
+                  f"relay on core 0: mean {r[0]:.1f}, p50 {r[1]:.1f}; the hop's floor: mean "
+                  f"{r[0] - f[0]:.1f} us, p50 {r[1] - f[1]:.1f}")
     for mode in modes:
         print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
@@ -275,10 +292,22 @@ def main():
                 load = (w, 4096, 1)
                 if (mode, load, "gateway") not in res:
                     continue
-                over = [(g[1] - d[1]) - (relays[w][i] - floors[w][i]) for i, (d, g) in
-                        enumerate(zip(res[(mode, load, "direct")], res[(mode, load, "gateway")]))]
-                print(f"# {w} 4k QD1: the gateway's hop minus the relay's, per round: "
-                      f"{' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us")
+                # Means and medians of the I/Os' latencies: one stall of a few ms (the VM's
+                # vCPU descheduled) moves a round's mean by microseconds, its median not.
+                for name, k, j in (("mean", 1, 0), ("p50", 4, 1)):
+                    over = [(g[k] - d[k]) - (relays[w][i][j] - floors[w][i][j]) for i, (d, g) in
+                            enumerate(zip(res[(mode, load, "direct")], res[(mode, load, "gateway")]))]
+                    print(f"# {w} 4k QD1: the gateway's hop minus the relay's ({name} latencies), per "
+                          f"round: {' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us")
+                # What the gateway's process spends per forwarded I/O beyond what the relay's
+                # spends per round trip (the same system calls): latency that no relay pays.
+                g = res[(mode, load, "gateway")]
+                for name, k, j in (("user", 5, 2), ("system", 6, 3)):
+                    over = [x[k] - relays[w][i][j] for i, x in enumerate(g)]
+                    print(f"# {w} 4k QD1: {name} CPU per I/O, gateway minus relay, per round: "
+                          f"{' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us "
+                          f"(gateway {statistics.median(x[k] for x in g):.1f}, relay "
+                          f"{statistics.median(r[j] for r in relays[w]):.1f})")
     if args.plot:
         plot(args.plot, modes, loads, med, floor)
 

@@ -95,7 +95,7 @@ struct bdev {
 	char uuid[37];          /* RFC 4122 text form */
 	uint8_t uuid_bytes[16];
 	uint32_t block_size;    /* 512 or 4096 */
-	uint64_t num_blocks;
+	uint64_t num_blocks;    /* changed by bdev_notify_resize(): other threads read bdev_num_blocks() */
 	uint32_t phys_block_size;       /* bytes; 0: the same as block_size */
 	uint32_t optimal_io_boundary;   /* blocks; 0: none */
 	bool write_cache;       /* volatile write cache present (file without O_DIRECT/O_DSYNC) */

@@ -10,7 +10,8 @@
 # Test mode (default): steps with the guest's Linux 6.1 NVMe/TCP host and
 # nvme-cli on the fabric namespace; every I/O command's device-side trace
 # (tracefs nvme_setup_cmd / nvme_complete_rq on nvme0, the emulated SSD) shows
-# what nvfabd sent and what the device answered. Then the guest prints the
+# what nvfabd sent and what the device answered; a null namespace then grows
+# under the kernel host (bdev_null_resize). Then the guest prints the
 # ready marker, waits for the host's perf --verify run (a controller comes and
 # goes on ...:pt), stops nvfabd and checks its exit.
 #
@@ -144,6 +145,33 @@ disconnect() {
     nvme_ctrl_gone "$PT" 10
 }
 
+# A namespace grows under the connected kernel host (bdev_null_resize): the
+# kernel hears of it (Namespace Attribute Changed, the Changed Namespace List,
+# Identify) and its block device takes the new capacity; the new last block reads.
+GROW=nqn.2026-12.io.nvfab:grow
+resize() {
+    rpc bdev_null_create '{"name": "Grow0", "num_blocks": 4096, "block_size": 4096}'
+    rpc nvmf_create_subsystem "{\"nqn\": \"$GROW\", \"allow_any_host\": true}"
+    rpc nvmf_subsystem_add_ns "{\"nqn\": \"$GROW\", \"namespace\": {\"bdev_name\": \"Grow0\"}}"
+    rpc nvmf_subsystem_add_listener "{\"nqn\": \"$GROW\", \"listen_address\": {\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\"}}"
+    nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$GROW"
+    d=$(nvme_ns_dev "$GROW" 1 15)
+    sz=/sys/block/$(basename "$d")/size
+    echo "$d: $(cat "$sz") sectors"
+    [ "$(cat "$sz")" = $((16 * 2048)) ]
+    rpc bdev_null_resize '{"name": "Grow0", "new_size": 48}'
+    t=0
+    while [ "$(cat "$sz")" != $((48 * 2048)) ]; do
+        t=$((t + 1)); [ $t -le 100 ] || { echo "$d: still $(cat "$sz") sectors"; return 1; }
+        sleep 0.1
+    done
+    echo "$d: $(cat "$sz") sectors after the resize"
+    dmesg | grep -a "$(basename "$d")" | grep -ai "capacity change" | tail -n 1
+    nvme read "$d" -s $((48 * 256 - 1)) -c 0 -z 4096 -d /tmp/grow.last
+    nvme disconnect -n "$GROW"
+    nvme_ctrl_gone "$GROW" 10
+}
+
 # ---------------------------------------------------------------- bench mode
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench_one() {   # bench_one NAME NQN QD SECS
@@ -237,6 +265,7 @@ step fua-flush fua || fail
 step fs-write fs_write || fail
 step fs-verify fs_verify || fail
 step disconnect disconnect || fail
+step resize resize || fail
 
 # The host's turn: nvfab perf --verify through qemu's port forward.
 echo NVFAB-INTEROP-TARGET-READY

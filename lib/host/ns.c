@@ -52,30 +52,38 @@ static int active_list(struct nvfab_ctrlr *ctrlr, uint32_t *list, struct nvfab_e
 	return rc;
 }
 
-/* A new namespace object for nsid; NULL with *rc = 0 when it is not active after all. */
-static struct nvfab_ns *ns_identify(struct nvfab_ctrlr *ctrlr, uint32_t nsid, int *rc,
-				    struct nvfab_error *err)
+/* Identify Namespace nsid into a new buffer (*out). 0 with *out NULL: not active after all
+ * (the fallback list names every NSID up to NN). */
+static int ns_read_id(struct nvfab_ctrlr *ctrlr, uint32_t nsid, struct nvme_id_ns **out,
+		      struct nvfab_error *err)
 {
-	struct nvme_id_ns *id = NULL;
-	struct host_ns *hns;
+	struct nvme_id_ns *id;
 	struct nvfab_cpl cpl;
+	int rc;
 
-	if (posix_memalign((void **)&id, 64, NVME_IDENTIFY_DATA_SIZE)) {
-		*rc = -ENOMEM;
-		return NULL;
-	}
-	*rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS, nsid, id, &cpl);
-	if (*rc == -EIO || (*rc == 0 && id->nsze == 0)) {
-		free(id); /* inactive after all (fallback list) */
-		*rc = 0;
-		return NULL;
-	}
-	if (*rc) {
-		host_error_set(err, *rc, 0, "Identify Namespace %u: %s", nsid, strerror(-*rc));
+	*out = NULL;
+	if (posix_memalign((void **)&id, 64, NVME_IDENTIFY_DATA_SIZE))
+		return -ENOMEM;
+	rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS, nsid, id, &cpl);
+	if (rc == -EIO || (rc == 0 && id->nsze == 0)) {
 		free(id);
-		return NULL;
+		return 0;
 	}
-	hns = calloc(1, sizeof(*hns));
+	if (rc) {
+		host_error_set(err, rc, 0, "Identify Namespace %u: %s", nsid, strerror(-rc));
+		free(id);
+		return rc;
+	}
+	*out = id;
+	return 0;
+}
+
+/* A new namespace object owning id (freed on failure). */
+static struct nvfab_ns *ns_new(struct nvfab_ctrlr *ctrlr, uint32_t nsid, struct nvme_id_ns *id,
+			       int *rc)
+{
+	struct host_ns *hns = calloc(1, sizeof(*hns));
+
 	if (!hns) {
 		free(id);
 		*rc = -ENOMEM;
@@ -88,54 +96,47 @@ static struct nvfab_ns *ns_identify(struct nvfab_ctrlr *ctrlr, uint32_t nsid, in
 	hns->pub.ctrlr = ctrlr;
 	hns->next = ctrlr->ns_all;
 	ctrlr->ns_all = hns;
+	*rc = 0;
 	return &hns->pub;
 }
 
-enum ns_recheck {
-	NS_SAME,
-	NS_RESIZED,  /* the same namespace, another size: the object follows in place */
-	NS_REPLACED, /* another format under the NSID: a new object */
-	NS_GONE,     /* inactive after all */
-};
-
 /*
- * Reads a known namespace's Identify data again. A new size is written into the object that
- * I/O threads hold (num_blocks with an atomic store; the Identify data with it, which nothing
- * on the data path reads). Another block or metadata size makes it another namespace: I/O
- * sized for the old format would mean something else. The identifiers (NGUID, EUI-64) are not
- * compared, as SPDK's bdev_nvme does not: a target restarted without fixed UUIDs gives the
- * same namespace new ones, and its hosts must carry on.
+ * The namespace object for nsid as the controller reports it now: known, a known one read
+ * again (*ns on entry, when recheck), or a new one. NULL with 0: not active. A new size is
+ * written into the known object, which I/O threads hold (num_blocks with an atomic store; the
+ * Identify data with it, which nothing on the data path reads; *resized set). Another block or
+ * metadata size makes another namespace: I/O sized for the old format would mean something
+ * else. The identifiers (NGUID, EUI-64) are not compared, as SPDK's bdev_nvme does not: a
+ * target restarted without fixed UUIDs gives the same namespace new ones, and its hosts must
+ * carry on.
  */
-static int ns_recheck(struct nvfab_ctrlr *ctrlr, struct nvfab_ns *ns, struct nvfab_error *err)
+static int ns_current(struct nvfab_ctrlr *ctrlr, uint32_t nsid, struct nvfab_ns **ns,
+		      bool recheck, bool *resized, struct nvfab_error *err)
 {
 	struct nvme_id_ns *id;
-	struct nvfab_cpl cpl;
-	uint32_t ms, bs;
+	uint32_t ms;
 	int rc;
 
-	if (posix_memalign((void **)&id, 64, NVME_IDENTIFY_DATA_SIZE))
-		return -ENOMEM;
-	rc = nvfab_ctrlr_identify(ctrlr, NVME_IDENTIFY_CNS_NS, ns->nsid, id, &cpl);
-	if (rc == -EIO || (rc == 0 && id->nsze == 0)) {
-		rc = NS_GONE;
-	} else if (rc) {
-		host_error_set(err, rc, 0, "Identify Namespace %u: %s", ns->nsid, strerror(-rc));
-	} else {
-		bs = ns_block_size(id, &ms);
-		if (bs != ns->block_size || ms != ns->md_size) {
-			rc = NS_REPLACED;
-		} else if (id->nsze != ns->num_blocks) {
-			log_info("%s: namespace %u resized from %llu to %llu blocks",
-				 ctrlr->trid.subnqn, ns->nsid, (unsigned long long)ns->num_blocks,
-				 (unsigned long long)id->nsze);
-			memcpy((struct nvme_id_ns *)ns->id, id, sizeof(*id));
-			__atomic_store_n(&ns->num_blocks, id->nsze, __ATOMIC_RELAXED);
-			rc = NS_RESIZED;
-		} else {
-			rc = NS_SAME;
-		}
+	if (*ns && !recheck)
+		return 0;
+	rc = ns_read_id(ctrlr, nsid, &id, err);
+	if (rc || !id) {
+		*ns = NULL;
+		return rc;
 	}
-	free(id);
+	if (*ns && ns_block_size(id, &ms) == (*ns)->block_size && ms == (*ns)->md_size) {
+		if (id->nsze != (*ns)->num_blocks) {
+			log_info("%s: namespace %u resized from %llu to %llu blocks",
+				 ctrlr->trid.subnqn, nsid, (unsigned long long)(*ns)->num_blocks,
+				 (unsigned long long)id->nsze);
+			memcpy((struct nvme_id_ns *)(*ns)->id, id, sizeof(*id));
+			__atomic_store_n(&(*ns)->num_blocks, id->nsze, __ATOMIC_RELAXED);
+			*resized = true;
+		}
+		free(id);
+		return 0;
+	}
+	*ns = ns_new(ctrlr, nsid, id, &rc);
 	return rc;
 }
 
@@ -214,22 +215,10 @@ int host_ns_refresh(struct nvfab_ctrlr *ctrlr, bool clear_changed, bool *changed
 		pthread_mutex_lock(&ctrlr->ns_lock);
 		ns = ctrlr->ns ? ns_find(ctrlr->ns, ctrlr->num_ns, list[i]) : NULL;
 		pthread_mutex_unlock(&ctrlr->ns_lock);
-		if (ns && (recheck_all || ns_listed(log, list[i]))) {
-			rc = ns_recheck(ctrlr, ns, err);
-			if (rc < 0)
-				goto out;
-			resized |= rc == NS_RESIZED;
-			if (rc == NS_GONE)
-				continue;
-			if (rc == NS_REPLACED)
-				ns = NULL;
-			rc = 0;
-		}
-		if (!ns) {
-			ns = ns_identify(ctrlr, list[i], &rc, err);
-			if (rc)
-				goto out;
-		}
+		rc = ns_current(ctrlr, list[i], &ns, recheck_all || ns_listed(log, list[i]),
+				&resized, err);
+		if (rc)
+			goto out;
 		if (ns)
 			arr[n++] = ns;
 	}

@@ -57,11 +57,19 @@ static bool ns_bdev_in_use(struct bdev *bdev)
 	return false;
 }
 
+/* Every controller of the subsystem gets a Namespace Attribute Changed notice for nsid. */
+static void ns_notice_hosts(struct tgt_subsystem *s, uint32_t nsid)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &s->ctrlrs)
+		tgt_ctrlr_notice_ns_changed(list_entry(pos, struct tgt_ctrlr, link), nsid);
+}
+
 int tgt_ns_add(struct tgt_subsystem *s, struct bdev *bdev, uint32_t nsid, const char *nguid,
 	       const char *uuid, const char *eui64, uint32_t *nsid_out)
 {
 	struct tgt_ns *ns;
-	struct list_node *pos, *tmp;
 
 	if (s->type != TGT_SUBSYS_NVME)
 		return -EINVAL;
@@ -99,8 +107,7 @@ int tgt_ns_add(struct tgt_subsystem *s, struct bdev *bdev, uint32_t nsid, const 
 	bdev->claims++;
 	atomic_store_explicit(&s->ns[nsid - 1], ns, memory_order_release);
 	s->ns_count++;
-	list_for_each_safe(pos, tmp, &s->ctrlrs)
-		tgt_ctrlr_notice_ns_changed(list_entry(pos, struct tgt_ctrlr, link), nsid);
+	ns_notice_hosts(s, nsid);
 	*nsid_out = nsid;
 	log_notice("subsystem %s: namespace %u added on bdev %s", s->nqn, nsid, bdev->name);
 	return 0;
@@ -170,7 +177,6 @@ static void ns_retire_on_reactor(void *arg)
 int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 {
 	struct tgt_ns *ns = tgt_ns_get(s, nsid);
-	struct list_node *pos, *tmp;
 	struct ns_retire *rt;
 
 	if (!ns)
@@ -181,8 +187,7 @@ int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 	atomic_store_explicit(&s->ns[nsid - 1], NULL, memory_order_release);
 	s->ns_count--;
 	ns->bdev->retiring++; /* the bdev may be deleted now: it goes when this retires */
-	list_for_each_safe(pos, tmp, &s->ctrlrs)
-		tgt_ctrlr_notice_ns_changed(list_entry(pos, struct tgt_ctrlr, link), nsid);
+	ns_notice_hosts(s, nsid);
 	log_notice("subsystem %s: namespace %u removed", s->nqn, nsid);
 
 	rt->ns = ns;
@@ -206,7 +211,7 @@ int tgt_ns_remove(struct tgt_subsystem *s, uint32_t nsid)
 
 void tgt_ns_bdev_resized(struct bdev *bdev)
 {
-	struct list_node *pos, *tmp, *cpos, *ctmp;
+	struct list_node *pos, *tmp;
 
 	list_for_each_safe(pos, tmp, &g_tgt.subsystems) {
 		struct tgt_subsystem *s = list_entry(pos, struct tgt_subsystem, link);
@@ -218,9 +223,7 @@ void tgt_ns_bdev_resized(struct bdev *bdev)
 				continue;
 			log_notice("subsystem %s: namespace %u now has %llu blocks", s->nqn, i + 1,
 				   (unsigned long long)bdev_num_blocks(bdev));
-			list_for_each_safe(cpos, ctmp, &s->ctrlrs)
-				tgt_ctrlr_notice_ns_changed(list_entry(cpos, struct tgt_ctrlr, link),
-							    i + 1);
+			ns_notice_hosts(s, i + 1);
 		}
 	}
 }

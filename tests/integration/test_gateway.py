@@ -674,7 +674,8 @@ def test_backend_namespace_resize_follows_through_the_gateway(tmp_path):
     """The backend's namespace grows (bdev_null_resize there): the gateway hears of it,
     identifies the namespace again, and its bdev grows in place: the exported namespace stays,
     its host gets a notice naming it, Identify reports the new size and the new blocks take
-    I/O through both hops. A resize while the backend link is down arrives on reconnect."""
+    I/O through both hops. A resize while the backend is down arrives on reconnect; a new
+    block size is another namespace."""
     bport = harness.free_port()
 
     def backend_with_null(blocks, name):
@@ -721,6 +722,18 @@ def test_backend_namespace_resize_follows_through_the_gateway(tmp_path):
         assert st == 0 and dw0 & 7 == 2, hex(dw0)
         assert nsze() == 80 * 256
         assert harness.wait_for(lambda: io.write(1, 80 * 256 - 1, b"\x43" * 4096)[0] == 0, 20)
+
+        # Back with another block size: another namespace under the same NSID. The exported
+        # one goes (its host is told), and a new bdev of 512-byte blocks takes the name.
+        be.stop()
+        cfg = harness.simple_config(bport, bdevs=[("null", "Null0", 8192, 512)], subnqn=BACKEND_NQN)
+        be = harness.Target(cfg, tmpdir=str(tmp_path / "backend3"))
+
+        def remote_block_size():
+            return [b["block_size"] for b in ok(gw.rpc("bdev_get_bdevs")) if b["name"] == "Remote0n1"]
+        assert harness.wait_for(lambda: remote_block_size() == [512], 30), gw.read_log()[-3000:]
+        st, _, lst = admin.identify(2)
+        assert st == 0 and struct.unpack_from("<I", lst, 0)[0] == 0  # nothing exported now
         admin.close()
         io.close()
         assert gw.alive() and be.alive()

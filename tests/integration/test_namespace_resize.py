@@ -38,7 +38,7 @@ def expect_notice(admin, cid, nsid):
 
 
 def bdev(t, name):
-    return [b for b in ok(t.rpc("bdev_get_bdevs", {"name": name}))][0]
+    return ok(t.rpc("bdev_get_bdevs", {"name": name}))[0]
 
 
 def test_resize_and_rescan_reach_the_connected_host(tmp_path):

@@ -23,8 +23,9 @@ on core 0 (`nvfab-floor relay`): the difference is the part of the hop no implem
 for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median,
 once from the runs' mean latencies and once from their medians (p50: one stall of the VM moves a
 mean, not a median), and the gateway's user and system CPU time per I/O minus the relay's per
-round trip (the same system calls: what is left is the gateway's own work). --plot DIR writes gnuplot charts (PNG) of the hop and of the gateway's CPU
-per I/O there. --compare-build runs a second gateway, from another build directory, on the same storage in the same rounds, and
+round trip (the same system calls: what is left is the gateway's own work). --plot DIR writes
+gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there. --compare-build runs a
+second gateway, from another build directory, on the same storage in the same rounds, and
 prints its hop, its CPU per I/O and its latency minus this build's round by round (an A/B of a
 change to the gateway's path, immune to the machine's drift between runs).
 """
@@ -36,8 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import namedtuple
 
 from benchlib import free_port, precondition, proc_stat_cpu_s, wait_socket
+
+# One perf run (CPU in us per I/O, latencies in us), and one floor run (relay CPU per round trip).
+Run = namedtuple("Run", "iops lat storage_cpu gw_cpu p50 gw_user gw_sys")
+Floor = namedtuple("Floor", "lat p50 user sys")
 
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
@@ -110,8 +116,8 @@ def floor_rtt(build, secs, relay=False, io="read4k-success"):
             c1 = proc_stat_cpu_s(procs[-1].pid)
             d = json.load(open(j.name))
             # (The server's warm-up round trips count in its CPU, not in ops: 2% at most.)
-            return (d["latency_us"]["avg"], d["latency_us"]["p50"]) + \
-                (cpu_split_us(c0, c1, d["ops"]) if relay else (0.0, 0.0))
+            return Floor(d["latency_us"]["avg"], d["latency_us"]["p50"],
+                         *(cpu_split_us(c0, c1, d["ops"]) if relay else (0.0, 0.0)))
     finally:
         for p in procs:
             p.terminate()
@@ -168,7 +174,7 @@ def run_mode(args, mode, loads, res):
                     ios = max(iops * args.secs, 1)
                     gu, gs = cpu_split_us(g0, g1, ios)
                     res.setdefault((mode, load, path), []).append(
-                        (iops, lat, (s1 - s0) * 1e6 / ios, gu + gs, p50, gu, gs))
+                        Run(iops, lat, (s1 - s0) * 1e6 / ios, gu + gs, p50, gu, gs))
         finally:
             for p in daemons:
                 p.terminate()
@@ -186,7 +192,7 @@ def plot(outdir, modes, loads, med, floor):
             cols = []
             for m in modes:
                 d, g = med[(m, (w, s, q), "direct")], med[(m, (w, s, q), "gateway")]
-                cols += [f"{g[1] - d[1]:.2f}", f"{g[3]:.2f}"]
+                cols += [f"{g.lat - d.lat:.2f}", f"{g.gw_cpu:.2f}"]
             f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
     # The hop is compared with the direct path on the same cores only in event mode (busy mode
     # moves the storage next to the host), so only that mode's hop is drawn.
@@ -255,36 +261,36 @@ def main():
                 relays[w].append(floor_rtt(args.build, args.secs, relay=True, io=io))
         for mode in modes:
             run_mode(args, mode, loads, res)
-    med = {k: [statistics.median(x[i] for x in v) for i in range(7)] for k, v in res.items()}
-    floor = (statistics.median(r[0] for r in relays["randread"]) -
-             statistics.median(f[0] for f in floors["randread"]) if args.floor else None)
+    med = {k: Run(*(statistics.median(x) for x in zip(*v))) for k, v in res.items()}
+    floor = (statistics.median(r.lat for r in relays["randread"]) -
+             statistics.median(f.lat for f in floors["randread"]) if args.floor else None)
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
     if args.floor:
         for w, io in patterns.items():
-            f = [statistics.median(x[i] for x in floors[w]) for i in (0, 1)]
-            r = [statistics.median(x[i] for x in relays[w]) for i in (0, 1)]
+            f = Floor(*(statistics.median(x) for x in zip(*floors[w])))
+            r = Floor(*(statistics.median(x) for x in zip(*relays[w])))
             print(f"# raw TCP round trip of {io}'s bytes (nvfab-floor; event server core 0, busy "
-                  f"client core 1): mean {f[0]:.1f} us, p50 {f[1]:.1f}; through an event-driven byte "
-                  f"relay on core 0: mean {r[0]:.1f}, p50 {r[1]:.1f}; the hop's floor: mean "
-                  f"{r[0] - f[0]:.1f} us, p50 {r[1] - f[1]:.1f}")
+                  f"client core 1): mean {f.lat:.1f} us, p50 {f.p50:.1f}; through an event-driven byte "
+                  f"relay on core 0: mean {r.lat:.1f}, p50 {r.p50:.1f}; the hop's floor: mean "
+                  f"{r.lat - f.lat:.1f} us, p50 {r.p50 - f.p50:.1f}")
     for mode in modes:
         print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
               f"{'lat us':>7} | {'hop us':>7} {'IOPS x':>6} | {'gw CPU us/IO':>12} {'storage CPU us/IO':>17}")
         for load in loads:
             d, g = med[(mode, load, "direct")], med[(mode, load, "gateway")]
-            print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d[0]:11.0f} {d[1]:7.1f} | {g[0]:12.0f} "
-                  f"{g[1]:7.1f} | {g[1] - d[1]:7.1f} {g[0] / d[0]:6.2f} | {g[3]:12.2f} {g[2]:17.2f}")
+            print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d.iops:11.0f} {d.lat:7.1f} | {g.iops:12.0f} "
+                  f"{g.lat:7.1f} | {g.lat - d.lat:7.1f} {g.iops / d.iops:6.2f} | {g.gw_cpu:12.2f} {g.storage_cpu:17.2f}")
         if args.compare_build:
             print(f"# the gateway of {args.compare_build}, same rounds: hop us, gateway CPU us/IO; "
                   f"then its latency minus {args.build}'s, per round")
             for load in loads:
                 d, c = med[(mode, load, "direct")], med[(mode, load, "gateway-cmp")]
-                diff = [o[1] - g[1] for o, g in zip(res[(mode, load, "gateway-cmp")],
+                diff = [o.lat - g.lat for o, g in zip(res[(mode, load, "gateway-cmp")],
                                                     res[(mode, load, "gateway")])]
-                print(f"# {load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | hop {c[1] - d[1]:7.1f} | "
-                      f"gw CPU {c[3]:6.2f} | {' '.join(f'{x:.1f}' for x in diff)}; "
+                print(f"# {load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | hop {c.lat - d.lat:7.1f} | "
+                      f"gw CPU {c.gw_cpu:6.2f} | {' '.join(f'{x:.1f}' for x in diff)}; "
                       f"median {statistics.median(diff):.1f}")
         if args.floor and mode == "event":
             # Paired by round: the machine's speed drifts between rounds more than the gap.
@@ -294,20 +300,21 @@ def main():
                     continue
                 # Means and medians of the I/Os' latencies: one stall of a few ms (the VM's
                 # vCPU descheduled) moves a round's mean by microseconds, its median not.
-                for name, k, j in (("mean", 1, 0), ("p50", 4, 1)):
-                    over = [(g[k] - d[k]) - (relays[w][i][j] - floors[w][i][j]) for i, (d, g) in
-                            enumerate(zip(res[(mode, load, "direct")], res[(mode, load, "gateway")]))]
+                for name, k in (("mean", "lat"), ("p50", "p50")):
+                    over = [(getattr(g, k) - getattr(d, k)) - (getattr(rl, k) - getattr(fl, k))
+                            for d, g, rl, fl in zip(res[(mode, load, "direct")], res[(mode, load, "gateway")],
+                                                    relays[w], floors[w])]
                     print(f"# {w} 4k QD1: the gateway's hop minus the relay's ({name} latencies), per "
                           f"round: {' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us")
                 # What the gateway's process spends per forwarded I/O beyond what the relay's
                 # spends per round trip (the same system calls): latency that no relay pays.
                 g = res[(mode, load, "gateway")]
-                for name, k, j in (("user", 5, 2), ("system", 6, 3)):
-                    over = [x[k] - relays[w][i][j] for i, x in enumerate(g)]
+                for name, k, j in (("user", "gw_user", "user"), ("system", "gw_sys", "sys")):
+                    over = [getattr(x, k) - getattr(rl, j) for x, rl in zip(g, relays[w])]
                     print(f"# {w} 4k QD1: {name} CPU per I/O, gateway minus relay, per round: "
                           f"{' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us "
-                          f"(gateway {statistics.median(x[k] for x in g):.1f}, relay "
-                          f"{statistics.median(r[j] for r in relays[w]):.1f})")
+                          f"(gateway {statistics.median(getattr(x, k) for x in g):.1f}, relay "
+                          f"{statistics.median(getattr(r, j) for r in relays[w]):.1f})")
     if args.plot:
         plot(args.plot, modes, loads, med, floor)
 

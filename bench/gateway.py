@@ -17,13 +17,15 @@ QD32) directly against the storage and through the gateway, alternating. Printed
 IOPS and mean latency for both paths, the hop's cost (latency through the gateway minus
 directly), and the gateway's and the storage's CPU time per I/O (utime+stime of all their
 threads over the run, divided by the I/Os; busy-polling, that is its core's time per I/O).
-With --floor, also the raw TCP round trip of a 4 KiB read's and a 4 KiB write's bytes on the
-same cores (`nvfab-floor`, event-driven server), directly and through an event-driven byte relay
-on core 0 (`nvfab-floor relay`): the difference is the part of the hop no implementation avoids;
-for 4 KiB QD1 the gateway's hop minus that floor is printed per round (paired) and as a median,
-once from the runs' mean latencies and once from their medians (p50: one stall of the VM moves a
-mean, not a median), and the gateway's user and system CPU time per I/O minus the relay's per
-round trip (the same system calls: what is left is the gateway's own work). --plot DIR writes
+With --floor, event mode also runs every workload through a byte relay (`nvfab-floor relay`,
+event-driven, on core 0 like the gateway) in front of the same storage: the relay forwards the
+NVMe/TCP bytes and does nothing else, so its latency minus the direct path's is the part of the
+hop no gateway avoids (the raw TCP round trip of each I/O's bytes on these cores), and the
+gateway's latency minus the relay's is what the gateway adds beyond it. Both are printed per
+round (the same `nvfab perf`, the same storage, minutes apart at most) and as medians, from the
+runs' mean latencies and from their medians (p50: one stall of the VM moves a mean, not a
+median), with the gateway's user and system CPU per I/O minus the relay's (the same system
+calls per I/O: what is left is the gateway's own work). --plot DIR writes
 gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there. --compare-build runs a
 second gateway, from another build directory, on the same storage in the same rounds, and
 prints its hop, its CPU per I/O and its latency minus this build's round by round (an A/B of a
@@ -32,6 +34,7 @@ change to the gateway's path, immune to the machine's drift between runs).
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,9 +44,9 @@ from collections import namedtuple
 
 from benchlib import free_port, precondition, proc_stat_cpu_s, wait_socket
 
-# One perf run (CPU in us per I/O, latencies in us), and one floor run (relay CPU per round trip).
+# One perf run: CPU in us per I/O (gw_*: the forwarding process's, gateway or relay),
+# latencies in us.
 Run = namedtuple("Run", "iops lat storage_cpu gw_cpu p50 gw_user gw_sys")
-Floor = namedtuple("Floor", "lat p50 user sys")
 
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
@@ -91,37 +94,17 @@ def perf(build, port, nqn, workload, size, qd, secs, epoll=False):
     return float(totals[0][0]), float(totals[0][2]), float(totals[1][0])
 
 
-def floor_rtt(build, secs, relay=False, io="read4k-success"):
-    """Raw TCP round trip of an I/O's bytes (nvfab-floor's --io pattern): the client (busy) on
-    core 1, the server (event-driven) on core 0 and, with relay, a byte relay (event-driven) on
-    core 0 too: the floor of a gateway's hop on these cores. Returns mean and median latency,
-    and with relay the relay's user and system CPU per round trip."""
-    floor = os.path.join(build, "bench", "nvfab-floor")
-    port = free_port()
-    procs = [subprocess.Popen(["taskset", "-c", "0", floor, "server", "-p", str(port), "-c", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    if relay:
-        rport = free_port()
-        procs.append(subprocess.Popen(["taskset", "-c", "0", floor, "relay", "-p", str(rport),
-                                       "--to", str(port), "-c", "0"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        port = rport
-    try:
-        time.sleep(0.3)
-        with tempfile.NamedTemporaryFile("r", suffix=".json") as j:
-            c0 = proc_stat_cpu_s(procs[-1].pid)
-            subprocess.run(["taskset", "-c", "1", floor, "pingpong", "-p", str(port), "-c", "1", "-b",
-                            "--io", io, "-t", str(secs), "--json", j.name],
-                           check=True, capture_output=True)
-            c1 = proc_stat_cpu_s(procs[-1].pid)
-            d = json.load(open(j.name))
-            # (The server's warm-up round trips count in its CPU, not in ops: 2% at most.)
-            return Floor(d["latency_us"]["avg"], d["latency_us"]["p50"],
-                         *(cpu_split_us(c0, c1, d["ops"]) if relay else (0.0, 0.0)))
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait()
+def wait_port(port, timeout=10):
+    """Until something accepts on 127.0.0.1:port (a relay it connects through is dropped)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                sys.exit(f"nothing listens on port {port}")
+            time.sleep(0.05)
 
 
 def storage_config(port):
@@ -159,6 +142,15 @@ def run_mode(args, mode, loads, res):
         paths = [("direct", sport, STORAGE_NQN, None), ("gateway", gport, GW_NQN, gateway)]
         daemons = [gateway, storage]
         try:
+            if args.floor and not busy:
+                # The same bytes through a relay that does nothing else, next to the gateway.
+                rport = free_port()
+                relay = subprocess.Popen(["taskset", "-c", "0", os.path.join(args.build, "bench", "nvfab-floor"),
+                                          "relay", "-p", str(rport), "--to", str(sport), "-c", "0"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                daemons.insert(0, relay)
+                wait_port(rport)
+                paths.append(("relay", rport, STORAGE_NQN, relay))
             if args.compare_build:
                 # The same gateway from another build, on the same storage: paired per round.
                 cport = free_port()
@@ -207,7 +199,7 @@ def plot(outdir, modes, loads, med, floor):
         series = ", ".join(f"'{dat}' using {2 + 2 * i + col}:xtic(1) title '{m}'"
                            for i, m in enumerate(modes) if m in shown)
         if col == 0 and floor:
-            series += f", {floor:.2f} with lines lw 2 title 'raw TCP relay, 4 KiB QD1: {floor:.1f} us'"
+            series += f", {floor:.2f} with lines lw 2 title 'byte relay hop, 4 KiB QD1 reads: {floor:.1f} us'"
         with open(gp, "w") as f:
             f.write(f"""set terminal pngcairo size 900,480
 set output '{os.path.join(outdir, name + ".png")}'
@@ -225,6 +217,25 @@ plot {series}
             subprocess.run(["gnuplot", gp], check=True)
         else:
             print(f"# gnuplot missing: {gp} not drawn")
+
+
+def print_over_relay(res, med, loads):
+    """What the gateway adds beyond a byte relay's hop, paired by round (the machine's speed
+    drifts between rounds more than the difference)."""
+    print("# through a byte relay to the same storage (nvfab-floor relay, event-driven, core 0): "
+          "the relay's hop (relay minus direct), then the gateway's latency minus the relay's and "
+          "the gateway's CPU per I/O minus the relay's, per round and median (us)")
+    for load in loads:
+        r, g = res[("event", load, "relay")], res[("event", load, "gateway")]
+        name = f"{load[0]:10} {load[1] // 1024:4d}k QD{load[2]:<3d}"
+        hop = med[("event", load, "relay")].lat - med[("event", load, "direct")].lat
+        print(f"# {name} relay's hop: mean {hop:.1f}, p50 "
+              f"{med[('event', load, 'relay')].p50 - med[('event', load, 'direct')].p50:.1f}")
+        for what, k in (("latency over the relay, mean", "lat"), ("latency over the relay, p50", "p50"),
+                        ("user CPU over the relay", "gw_user"), ("system CPU over the relay", "gw_sys")):
+            over = [getattr(x, k) - getattr(y, k) for x, y in zip(g, r)]
+            print(f"# {name} {what:29}: {' '.join(f'{x:5.1f}' for x in over)}; "
+                  f"median {statistics.median(over):.1f}")
 
 
 def main():
@@ -250,30 +261,16 @@ def main():
         size = int(size.rstrip("kK")) * (1024 if size[-1] in "kK" else 1)
         loads += [(w, size, int(qd)) for w in ("randread", "randwrite")]
     res = {}
-    # The floor of each 4 KiB workload's hop, per round: its bytes directly and through the relay.
-    patterns = {"randread": "read4k-success", "randwrite": "write4k"}
-    floors = {w: [] for w in patterns}
-    relays = {w: [] for w in patterns}
     for _ in range(args.rounds):
-        if args.floor:
-            for w, io in patterns.items():
-                floors[w].append(floor_rtt(args.build, args.secs, io=io))
-                relays[w].append(floor_rtt(args.build, args.secs, relay=True, io=io))
         for mode in modes:
             run_mode(args, mode, loads, res)
     med = {k: Run(*(statistics.median(x) for x in zip(*v))) for k, v in res.items()}
-    floor = (statistics.median(r.lat for r in relays["randread"]) -
-             statistics.median(f.lat for f in floors["randread"]) if args.floor else None)
+    # The relay's hop for the plot: 4 KiB QD1 reads, event mode.
+    floor_key = ("event", ("randread", 4096, 1))
+    floor = (med[floor_key + ("relay",)].lat - med[floor_key + ("direct",)].lat
+             if args.floor and floor_key + ("relay",) in med else None)
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
-    if args.floor:
-        for w, io in patterns.items():
-            f = Floor(*(statistics.median(x) for x in zip(*floors[w])))
-            r = Floor(*(statistics.median(x) for x in zip(*relays[w])))
-            print(f"# raw TCP round trip of {io}'s bytes (nvfab-floor; event server core 0, busy "
-                  f"client core 1): mean {f.lat:.1f} us, p50 {f.p50:.1f}; through an event-driven byte "
-                  f"relay on core 0: mean {r.lat:.1f}, p50 {r.p50:.1f}; the hop's floor: mean "
-                  f"{r.lat - f.lat:.1f} us, p50 {r.p50 - f.p50:.1f}")
     for mode in modes:
         print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
@@ -293,28 +290,7 @@ def main():
                       f"gw CPU {c.gw_cpu:6.2f} | {' '.join(f'{x:.1f}' for x in diff)}; "
                       f"median {statistics.median(diff):.1f}")
         if args.floor and mode == "event":
-            # Paired by round: the machine's speed drifts between rounds more than the gap.
-            for w in patterns:
-                load = (w, 4096, 1)
-                if (mode, load, "gateway") not in res:
-                    continue
-                # Means and medians of the I/Os' latencies: one stall of a few ms (the VM's
-                # vCPU descheduled) moves a round's mean by microseconds, its median not.
-                for name, k in (("mean", "lat"), ("p50", "p50")):
-                    over = [(getattr(g, k) - getattr(d, k)) - (getattr(rl, k) - getattr(fl, k))
-                            for d, g, rl, fl in zip(res[(mode, load, "direct")], res[(mode, load, "gateway")],
-                                                    relays[w], floors[w])]
-                    print(f"# {w} 4k QD1: the gateway's hop minus the relay's ({name} latencies), per "
-                          f"round: {' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us")
-                # What the gateway's process spends per forwarded I/O beyond what the relay's
-                # spends per round trip (the same system calls): latency that no relay pays.
-                g = res[(mode, load, "gateway")]
-                for name, k, j in (("user", "gw_user", "user"), ("system", "gw_sys", "sys")):
-                    over = [getattr(x, k) - getattr(rl, j) for x, rl in zip(g, relays[w])]
-                    print(f"# {w} 4k QD1: {name} CPU per I/O, gateway minus relay, per round: "
-                          f"{' '.join(f'{x:.1f}' for x in over)}; median {statistics.median(over):.1f} us "
-                          f"(gateway {statistics.median(getattr(x, k) for x in g):.1f}, relay "
-                          f"{statistics.median(getattr(r, j) for r in relays[w]):.1f})")
+            print_over_relay(res, med, loads)
     if args.plot:
         plot(args.plot, modes, loads, med, floor)
 

@@ -12,6 +12,7 @@
  *                        [-t SECONDS | -n OPS] [-w WARMUP_OPS] [--json FILE]
  *   nvfab-floor stream [-a ADDR] [-p PORT] [-c CORE] [-b] [-s BYTES] [--dir read|write]
  *                      [-t SECONDS] [--json FILE]
+ *   nvfab-floor relay [-a ADDR] [-p PORT] --to PORT [-c CORE] [-b]
  *
  * A pattern is one or more round trips, "OUT:BACK[,OUT:BACK...]"; OUT and BACK are sums of
  * segments ("24+4096+24") that go out in one sendmsg as separate iovecs, like a PDU header,
@@ -50,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -524,8 +526,9 @@ static int server_main(void)
 /* relay: the floor of a hop (a gateway), with nothing but the bytes                           */
 
 static int client_connect(void);
+static void set_nonblock(int fd);
 
-/* Moves what src has to dst; false at src's EOF. */
+/* Moves what src has to dst; false at src's EOF or an error of either end. */
 static bool relay_move(int src, int dst, char *buf, size_t len)
 {
 	ssize_t n = recv(src, buf, len, MSG_DONTWAIT);
@@ -543,46 +546,98 @@ static bool relay_move(int src, int dst, char *buf, size_t len)
 	return send_all(dst, &iov, 1) == 0;
 }
 
-/* One client at a time, like the server: connects to the server's port and forwards both
- * ways; an end's EOF is passed on (shutdown) and the other direction goes on until its EOF
- * too (the server's stats come after the client's EOF). Event-driven (poll) unless -b. */
+/* A client's connection and the relay's connection to the server for it. end[0] is the
+ * client's side, end[1] the server's; each end's epoll entry points at its relay_end. */
+struct relay_pair;
+struct relay_end {
+	struct relay_pair *pair;
+	int fd;
+	bool open;                          /* still reading from this end */
+};
+struct relay_pair {
+	struct relay_end end[2];
+	struct relay_pair *next_dead;       /* freed after the epoll batch that ended it */
+};
+
+/* Stops reading one end; when both ends are done, the pair goes on the dead list. */
+static void relay_end_done(int ep, struct relay_end *e, struct relay_pair **dead)
+{
+	struct relay_pair *p = e->pair;
+	struct relay_end *peer = &p->end[e == &p->end[0]];
+
+	e->open = false;
+	epoll_ctl(ep, EPOLL_CTL_DEL, e->fd, NULL);
+	shutdown(peer->fd, SHUT_WR);
+	if (!peer->open && !p->next_dead) {
+		p->next_dead = *dead ? *dead : p;   /* self-link marks the list's end */
+		*dead = p;
+	}
+}
+
+/* Any number of clients at once (an NVMe/TCP host opens an admin and I/O queues): each
+ * connection gets its own connection to the server, and bytes go both ways untouched. An
+ * end's EOF is passed on (shutdown), and the other direction goes on until its EOF too (the
+ * floor server's stats come after the client's EOF). Event-driven (epoll) unless -b, which
+ * polls epoll without sleeping. */
 static int relay_main(void)
 {
 	static char buf[256 << 10];
-	int lfd = listen_socket();
+	int lfd = listen_socket(), ep;
+	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	if (lfd < 0)
 		return 1;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev))
+		die("epoll");
 	for (;;) {
-		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), sfd;
-		const char *listen_port = g.port;
-		bool up = true, down = true;    /* client -> server, server -> client still open */
+		struct epoll_event ev[64];
+		struct relay_pair *dead = NULL;
+		int n = epoll_wait(ep, ev, 64, g.busy ? 0 : -1);
 
-		if (cfd < 0) {
-			if (errno == EINTR)
+		if (n < 0 && errno != EINTR)
+			die("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			struct relay_end *e = ev[i].data.ptr;
+
+			if (!e) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+				const char *listen_port = g.port;
+				struct relay_pair *p;
+
+				if (cfd < 0)
+					continue;
+				p = calloc(1, sizeof(*p));
+				if (!p)
+					die("calloc");
+				tune(cfd);
+				g.port = g.to_port;
+				p->end[0] = (struct relay_end){p, cfd, true};
+				p->end[1] = (struct relay_end){p, client_connect(), true};
+				g.port = listen_port;
+				for (int k = 0; k < 2; k++) {
+					struct epoll_event add = {.events = EPOLLIN, .data.ptr = &p->end[k]};
+
+					if (g.busy)
+						set_nonblock(p->end[k].fd);
+					if (epoll_ctl(ep, EPOLL_CTL_ADD, p->end[k].fd, &add))
+						die("epoll_ctl");
+				}
 				continue;
-			die("accept");
+			}
+			if (!e->open)
+				continue;
+			if (!relay_move(e->fd, e->pair->end[e == &e->pair->end[0]].fd, buf, sizeof(buf)))
+				relay_end_done(ep, e, &dead);
 		}
-		tune(cfd);
-		g.port = g.to_port;
-		sfd = client_connect();
-		g.port = listen_port;
-		while (up || down) {
-			struct pollfd p[2] = {{up ? cfd : -1, POLLIN, 0}, {down ? sfd : -1, POLLIN, 0}};
+		while (dead) {
+			struct relay_pair *p = dead;
 
-			if (!g.busy && poll(p, 2, -1) < 0 && errno != EINTR)
-				die("poll");
-			if (up && (g.busy || p[0].revents) && !relay_move(cfd, sfd, buf, sizeof(buf))) {
-				up = false;
-				shutdown(sfd, SHUT_WR);
-			}
-			if (down && (g.busy || p[1].revents) && !relay_move(sfd, cfd, buf, sizeof(buf))) {
-				down = false;
-				shutdown(cfd, SHUT_WR);
-			}
+			dead = p->next_dead == p ? NULL : p->next_dead;
+			close(p->end[0].fd);
+			close(p->end[1].fd);
+			free(p);
 		}
-		close(sfd);
-		close(cfd);
 	}
 	return 0;
 }
@@ -1061,7 +1116,8 @@ static void usage(FILE *out)
 		"      --dir read|write stream direction: read = server to client (default)\n"
 		"      --json FILE      results as JSON (default stdout)\n"
 		"      --to PORT        relay: forward every byte to the server on this port and\n"
-		"                       back (the floor of a gateway's hop: run clients against it)\n");
+		"                       back (the floor of a gateway's hop: run clients against it;\n"
+		"                       any server, nvfabd too, and any number of connections)\n");
 }
 
 int main(int argc, char **argv)

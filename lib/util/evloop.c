@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,16 @@ struct evloop {
 	char name[32];
 	int epfd;
 	int wakefd;
+	/*
+	 * The loop's timers wake it through a timerfd set to the earliest deadline, not through
+	 * epoll_wait's timeout: a timeout starts and cancels a kernel timer on every sleep, which
+	 * costs a reactor that sleeps twice per forwarded I/O about 1 us per I/O in a VM (measured:
+	 * a byte relay's epoll_wait with a 50 ms timeout took 0.5-0.6 us more CPU than without).
+	 * The timerfd is set again only when an earlier deadline comes up or after it fired.
+	 */
+	int timerfd;
+	uint64_t timerfd_ns;    /* deadline the timerfd is set to; UINT64_MAX = not set */
+	struct evloop_handler timer_handler;
 	bool busy_poll;
 	uint64_t spin_ns;       /* adaptive polling: keep polling this long after the last work */
 	uint64_t last_work_ns;
@@ -80,6 +91,37 @@ static void evloop_drain_msgs(void *arg, uint32_t events)
 	}
 }
 
+static void evloop_timerfd_fired(void *arg, uint32_t events)
+{
+	struct evloop *loop = arg;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(loop->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("evloop %s: timerfd read: %s", loop->name, strerror(errno));
+	loop->timerfd_ns = UINT64_MAX; /* the timers run at the start of the next iteration */
+}
+
+/* Makes the timerfd fire no later than deadline_ns (an earlier setting stays: it only makes
+ * the loop check its timers once more). */
+static void evloop_timerfd_arm(struct evloop *loop, uint64_t deadline_ns)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			     .tv_nsec = (long)(deadline_ns % 1000000000ull)},
+	};
+
+	if (deadline_ns >= loop->timerfd_ns)
+		return;
+	if (deadline_ns == 0)
+		its.it_value.tv_nsec = 1; /* zero would disarm it */
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		log_warn("evloop %s: timerfd_settime: %s", loop->name, strerror(errno));
+		return;
+	}
+	loop->timerfd_ns = deadline_ns;
+}
+
 struct evloop *evloop_create(const char *name)
 {
 	struct evloop *loop = calloc(1, sizeof(*loop));
@@ -93,8 +135,11 @@ struct evloop *evloop_create(const char *name)
 	pthread_mutex_init(&loop->msg_lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (loop->epfd < 0 || loop->wakefd < 0 ||
-	    evloop_add_fd(loop, &loop->wake_handler, loop->wakefd, EPOLLIN, evloop_drain_msgs, loop)) {
+	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	loop->timerfd_ns = UINT64_MAX;
+	if (loop->epfd < 0 || loop->wakefd < 0 || loop->timerfd < 0 ||
+	    evloop_add_fd(loop, &loop->wake_handler, loop->wakefd, EPOLLIN, evloop_drain_msgs, loop) ||
+	    evloop_add_fd(loop, &loop->timer_handler, loop->timerfd, EPOLLIN, evloop_timerfd_fired, loop)) {
 		log_error("evloop %s: cannot create: %s", name, strerror(errno));
 		evloop_destroy(loop);
 		return NULL;
@@ -114,6 +159,8 @@ void evloop_destroy(struct evloop *loop)
 		close(loop->epfd);
 	if (loop->wakefd >= 0)
 		close(loop->wakefd);
+	if (loop->timerfd >= 0)
+		close(loop->timerfd);
 	pthread_mutex_destroy(&loop->msg_lock);
 	free(loop);
 }
@@ -250,8 +297,8 @@ int evloop_send(struct evloop *loop, evloop_msg_fn fn, void *arg)
 	return 0;
 }
 
-/* Fires due timers; returns ms until the next one (-1 if none). */
-static int evloop_run_timers(struct evloop *loop, int *work)
+/* Fires a due timer (then returns 0), or returns the next deadline (UINT64_MAX if none). */
+static uint64_t evloop_run_timers(struct evloop *loop, int *work)
 {
 	uint64_t now = evloop_now_ns(), next = UINT64_MAX;
 	struct list_node *pos, *tmp;
@@ -274,9 +321,7 @@ static int evloop_run_timers(struct evloop *loop, int *work)
 		if (t->deadline_ns < next)
 			next = t->deadline_ns;
 	}
-	if (next == UINT64_MAX)
-		return -1;
-	return (int)((next - now + 999999) / 1000000);
+	return next;
 }
 
 /*
@@ -326,7 +371,8 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event events[EVLOOP_MAX_EVENTS];
 	struct list_node *pos;
-	int work = 0, n, timer_ms;
+	int work = 0, n;
+	uint64_t next_timer;
 
 	for (pos = loop->pollers.next; pos != &loop->pollers; pos = loop->poll_next) {
 		struct evloop_poller *p = list_entry(pos, struct evloop_poller, link);
@@ -335,14 +381,20 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 		work += p->fn(p->arg);
 	}
 	loop->poll_next = NULL;
-	timer_ms = evloop_run_timers(loop, &work);
+	next_timer = evloop_run_timers(loop, &work);
 	if (work || loop->busy_poll) {
 		timeout_ms = 0;
 	} else if (loop->spin_ns && adaptive_poll_now(loop)) {
 		/* Work was recent, and the next usually comes sooner than a wake-up would take. */
 		timeout_ms = 0;
-	} else if (timer_ms >= 0 && (timeout_ms < 0 || timer_ms < timeout_ms)) {
-		timeout_ms = timer_ms;
+	} else if (next_timer != UINT64_MAX && timeout_ms < 0) {
+		evloop_timerfd_arm(loop, next_timer); /* the usual sleep: no kernel timer per wait */
+	} else if (next_timer != UINT64_MAX) {
+		uint64_t now = evloop_now_ns();
+		int timer_ms = next_timer <= now ? 0 : (int)((next_timer - now + 999999) / 1000000);
+
+		if (timer_ms < timeout_ms)
+			timeout_ms = timer_ms;
 	}
 
 	n = sys_epoll_wait(loop->epfd, events, EVLOOP_MAX_EVENTS, timeout_ms);

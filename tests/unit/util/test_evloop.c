@@ -137,9 +137,23 @@ static void run_until(struct evloop *loop, const struct fired *f, int n)
 		evloop_run_once(loop, -1);
 }
 
+struct timer_start {
+	struct evloop *loop;
+	struct evloop_timer *t;
+	struct fired *f;
+};
+
+static void start_20ms_timer(void *arg)
+{
+	struct timer_start *ts = arg;
+
+	evloop_timer_start(ts->loop, ts->t, 20, 0, on_timer, ts->f);
+}
+
 static void test_timers_wake_a_loop_without_timeout(void **state)
 {
 	struct evloop *loop = evloop_create("t-timers");
+	struct timer_start early;
 	struct evloop_timer a = {0}, b = {0};
 	struct fired fa = {0}, fb = {0};
 	uint64_t t0;
@@ -155,11 +169,15 @@ static void test_timers_wake_a_loop_without_timeout(void **state)
 	run_until(loop, &fa, 4);
 	assert_true(fa.at_ns - t0 >= 45000000ull);
 	evloop_timer_stop(loop, &a);
-	/* a late timer, then an earlier one: the earlier one is on time */
+	/* a late timer, then an earlier one started while the loop sleeps for the late one: the
+	 * earlier one is on time */
 	t0 = evloop_now_ns();
 	evloop_timer_start(loop, &b, 2000, 0, on_timer, &fb);
-	evloop_run_once(loop, 0); /* an iteration that saw only the 2 s timer */
-	evloop_timer_start(loop, &a, 20, 0, on_timer, &fa);
+	early.loop = loop;
+	early.t = &a;
+	early.f = &fa;
+	assert_int_equal(evloop_send(loop, start_20ms_timer, &early), 0);
+	evloop_run_once(loop, -1); /* sleeps until the message, its timer set for the 2 s one */
 	run_until(loop, &fa, 5);
 	assert_true(fa.at_ns - t0 >= 20000000ull && fa.at_ns - t0 < 1000000000ull);
 	assert_int_equal(fb.count, 0);

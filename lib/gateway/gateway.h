@@ -93,7 +93,6 @@ struct gw_ctrlr {
 	 * create and drop channels concurrently: the list is guarded (control path only). */
 	pthread_mutex_t queues_lock;
 	struct gw_queue *queues;
-	bool queue_error_logged;
 	struct list_node link;
 };
 

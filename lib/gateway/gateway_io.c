@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "bdev/bdev_internal.h"
 #include "gateway/gateway.h"
@@ -32,9 +34,23 @@ struct gw_queue {
 	struct evloop_timer tick;
 	struct evloop_deferred flush;   /* sends what this loop iteration submitted, at its end */
 	bool flush_armed;
-	bool lost;                      /* the queue pair gave up: every I/O fails with a path error */
+	bool lost;                      /* no usable queue pair: I/O fails with a path error, or
+					 * waits while one is being connected */
 	uint64_t revive_at_ms;          /* lost: next attempt at a new queue pair */
 	bool revive_error_logged;
+	bool ever_connected;
+	/*
+	 * A new queue pair is connected on a thread of its own: connecting takes round trips
+	 * (TCP, ICReq, Fabrics Connect, maybe authentication), up to connect_timeout_ms when the
+	 * backend does not answer, and the reactor serves other hosts and namespaces meanwhile.
+	 * The thread reports through connect_fd; its result is read after pthread_join.
+	 */
+	bool connecting;
+	pthread_t connector;
+	int connect_fd;                 /* eventfd, watched by the loop */
+	struct evloop_handler connect_handler;
+	struct nvfab_qpair *connected_qp;       /* the connector's result; NULL: connect_err */
+	struct nvfab_error connect_err;
 	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
 	struct bdev_io *wait_head, *wait_tail;
 	struct gw_queue *next;          /* the controller's queues */
@@ -255,6 +271,8 @@ static int gw_try_submit(struct gw_queue *q, struct bdev_io *io)
 	int rc;
 
 	if (q->lost) {
+		if (q->connecting)
+			return -EAGAIN; /* waits for the queue pair being connected */
 		io->cb(io, GW_STATUS_PATH_ERROR);
 		return 0;
 	}
@@ -344,38 +362,84 @@ static void gw_queue_event(void *arg, uint32_t events)
 	gw_queue_drive(arg);
 }
 
+static void *gw_queue_connector(void *arg)
+{
+	struct gw_queue *q = arg;
+	uint64_t one = 1;
+
+	q->connected_qp = nvfab_qpair_create(q->ctrlr->ctrlr, NULL, &q->connect_err);
+	if (write(q->connect_fd, &one, sizeof(one)) < 0)
+		log_error("gateway %s: cannot report a connected I/O queue: %s",
+			  q->ctrlr->params.name, strerror(errno));
+	return NULL;
+}
+
+/* Starts connecting a new queue pair (the queue is lost meanwhile; its I/O waits). */
+static void gw_queue_connect(struct gw_queue *q)
+{
+	int rc;
+
+	q->revive_at_ms = evloop_now_ns() / 1000000 + 1000;
+	q->connected_qp = NULL;
+	rc = pthread_create(&q->connector, NULL, gw_queue_connector, q);
+	if (rc) {
+		log_error("gateway %s: cannot start connecting an I/O queue: %s",
+			  q->ctrlr->params.name, strerror(rc));
+		return;
+	}
+	q->connecting = true;
+}
+
+/* The connector ended: the new queue pair takes over, or the waiting I/O fails. */
+static void gw_queue_connect_done(void *arg, uint32_t events)
+{
+	struct gw_queue *q = arg;
+	uint64_t v;
+
+	(void)events;
+	if (read(q->connect_fd, &v, sizeof(v)) < 0 || !q->connecting)
+		return;
+	pthread_join(q->connector, NULL);
+	q->connecting = false;
+	if (!q->connected_qp) {
+		if (!q->revive_error_logged)
+			log_error("gateway %s: no I/O queue to the backend on %s yet: %s",
+				  q->ctrlr->params.name, evloop_name(q->loop), q->connect_err.msg);
+		q->revive_error_logged = true;
+		gw_wait_drain(q); /* fails what waited, with a path error */
+		return;
+	}
+	q->revive_error_logged = false;
+	q->qp = q->connected_qp;
+	q->connected_qp = NULL;
+	q->lost = false;
+	if (q->ever_connected)
+		log_notice("gateway %s: I/O queue %u to the backend on %s again", q->ctrlr->params.name,
+			   nvfab_qpair_qid(q->qp), evloop_name(q->loop));
+	else
+		log_info("gateway %s: I/O queue %u to the backend on %s", q->ctrlr->params.name,
+			 nvfab_qpair_qid(q->qp), evloop_name(q->loop));
+	q->ever_connected = true;
+	gw_queue_drive(q); /* sends what waited */
+}
+
 /*
  * A lost queue of a controller that is not (or no longer) lost: a new queue pair replaces it,
- * at most once a second. Connecting blocks this reactor for a round trip or two, as on first
- * use; while the controller is still reconnecting it fails at once.
+ * at most once a second; while the controller is still reconnecting it fails at once.
  */
 static void gw_queue_revive(struct gw_queue *q)
 {
 	struct gw_ctrlr *c = q->ctrlr;
-	uint64_t now = evloop_now_ns() / 1000000;
-	struct nvfab_error err;
 
-	if (atomic_load(&c->lost) || now < q->revive_at_ms)
+	if (q->connecting || atomic_load(&c->lost) || evloop_now_ns() / 1000000 < q->revive_at_ms)
 		return;
-	q->revive_at_ms = now + 1000;
 	if (q->fd >= 0) {
 		evloop_del_fd(q->loop, &q->handler);
 		q->fd = -1;
 	}
 	nvfab_qpair_destroy(q->qp); /* lost: nothing is outstanding on it */
-	q->qp = nvfab_qpair_create(c->ctrlr, NULL, &err);
-	if (!q->qp) {
-		if (!q->revive_error_logged)
-			log_error("gateway %s: no new I/O queue to the backend yet: %s",
-				  c->params.name, err.msg);
-		q->revive_error_logged = true;
-		return;
-	}
-	q->revive_error_logged = false;
-	q->lost = false;
-	log_notice("gateway %s: I/O queue %u to the backend on %s again", c->params.name,
-		   nvfab_qpair_qid(q->qp), evloop_name(q->loop));
-	gw_queue_watch(q);
+	q->qp = NULL;
+	gw_queue_connect(q);
 }
 
 static void gw_queue_tick(void *arg)
@@ -387,10 +451,10 @@ static void gw_queue_tick(void *arg)
 	gw_queue_drive(q);
 }
 
-/* The loop's queue to the controller, connected on first use (ctrlr->queues_lock held). */
+/* The loop's queue to the controller, connected on first use (ctrlr->queues_lock held). Its
+ * first I/O waits for the connection, which does not block the loop. */
 static struct gw_queue *gw_queue_get(struct gw_ctrlr *c, struct evloop *loop)
 {
-	struct nvfab_error err;
 	struct gw_queue *q;
 
 	for (q = c->queues; q; q = q->next)
@@ -401,31 +465,26 @@ static struct gw_queue *gw_queue_get(struct gw_ctrlr *c, struct evloop *loop)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return NULL;
-	/*
-	 * Connecting blocks this reactor for a round trip or two (up to connect_timeout_ms when
-	 * the backend does not answer): once per reactor and controller, at the first I/O.
-	 */
-	q->qp = nvfab_qpair_create(c->ctrlr, NULL, &err);
-	if (!q->qp) {
-		if (!c->queue_error_logged)
-			log_error("gateway %s: cannot open an I/O queue to the backend: %s",
-				  c->params.name, err.msg);
-		c->queue_error_logged = true;
-		free(q);
-		return NULL;
-	}
-	c->queue_error_logged = false;
 	q->ctrlr = c;
 	q->loop = loop;
 	q->refs = 1;
 	q->fd = -1;
+	q->lost = true;
 	q->handler.fn = gw_queue_event;
-	gw_queue_watch(q);
+	q->connect_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->connect_fd < 0 ||
+	    evloop_add_fd(loop, &q->connect_handler, q->connect_fd, EPOLLIN, gw_queue_connect_done, q)) {
+		log_error("gateway %s: cannot open an I/O queue to the backend: %s", c->params.name,
+			  strerror(errno));
+		if (q->connect_fd >= 0)
+			close(q->connect_fd);
+		free(q);
+		return NULL;
+	}
+	gw_queue_connect(q);
 	evloop_timer_start(loop, &q->tick, GW_QUEUE_TICK_MS, GW_QUEUE_TICK_MS, gw_queue_tick, q);
 	q->next = c->queues;
 	c->queues = q;
-	log_info("gateway %s: I/O queue %u to the backend on %s", c->params.name,
-		 nvfab_qpair_qid(q->qp), evloop_name(loop));
 	return q;
 }
 
@@ -447,6 +506,16 @@ static void gw_queue_put(struct gw_queue *q)
 		evloop_defer_cancel(&q->flush);
 	if (q->fd >= 0)
 		evloop_del_fd(q->loop, &q->handler);
+	if (q->connecting) {
+		/* The last channel went during a connect: wait for it (up to connect_timeout_ms,
+		 * only when the backend does not answer), then close what it made. */
+		pthread_join(q->connector, NULL);
+		nvfab_qpair_destroy(q->connected_qp);
+		q->connecting = false;
+		q->lost = true; /* what still waits fails below */
+	}
+	evloop_del_fd(q->loop, &q->connect_handler);
+	close(q->connect_fd);
 	/* The last channel goes with no I/O in flight; anything still waiting fails. */
 	while ((io = q->wait_head)) {
 		q->wait_head = gw_io_next(io);

@@ -790,3 +790,117 @@ def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):
     finally:
         assert gw.stop() == 0, gw.read_log()[-3000:]
         be.stop()
+
+
+class HoldingProxy:
+    """A TCP proxy to a backend that forwards its first `forwarded` connections and then
+    accepts new ones without a word (a backend whose I/O queue connects hang: ICReq never
+    answered), until release() lets new ones through."""
+
+    def __init__(self, to_port, forwarded=1):
+        import socket
+        import threading
+        self.to_port, self.left, self.held, self.open = to_port, forwarded, [], True
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def release(self):
+        self.left = 1 << 30
+
+    def _accept(self):
+        import socket
+        import threading
+        while self.open:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if self.left <= 0:
+                self.held.append(c)
+                continue
+            self.left -= 1
+            u = socket.create_connection(("127.0.0.1", self.to_port))
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
+
+    def close(self):
+        self.open = False
+        self.lsock.close()
+        for c in self.held:
+            c.close()
+
+
+def test_backend_io_queue_connect_that_hangs_does_not_stall_the_reactor(tmp_path):
+    """The first I/O to a remote namespace on a reactor connects that reactor's backend I/O
+    queue. When the backend accepts the connection and then says nothing, the connect runs
+    out its timeout (tcp_connect_timeout_ms) off the reactor: a host of a local namespace on
+    the same reactor is served meanwhile, the waiting I/O fails with a path error at the
+    timeout, and once the backend answers again the next I/O connects and succeeds."""
+    import time
+    local_nqn = "nqn.2026-12.io.nvfab:gateway-local"
+    be = backend(tmp_path, with_file=False)
+    proxy = HoldingProxy(be.port, forwarded=1)  # the admin queue only
+    gw = harness.Target(args=["-m", "0x1"], tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_set_options", {"tcp_connect_timeout_ms": 3000}))
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(proxy.port)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        ok(gw.rpc("bdev_null_create", {"name": "Local0", "num_blocks": 4096, "block_size": 4096}))
+        ok(gw.rpc("nvmf_create_subsystem", {"nqn": local_nqn, "allow_any_host": True}))
+        ok(gw.rpc("nvmf_subsystem_add_ns", {"nqn": local_nqn, "namespace": {"bdev_name": "Local0"}}))
+        ok(gw.rpc("nvmf_subsystem_add_listener", {"nqn": local_nqn, "listen_address": {
+            "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}))
+        ladmin, lio, _ = n.connect_io(port, local_nqn)
+        assert lio.read(1, 0, 4096)[0] == 0
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        io.s.settimeout(30)
+        # The remote namespace's first read: its reactor starts connecting the backend queue.
+        cid = io.next_cid()
+        t0 = time.monotonic()
+        io.send(io.capsule(io.sqe(0x02, cid, 1, 0, 0, 0, sgl_len=4096)))
+        time.sleep(0.2)
+        worst = 0.0
+        while time.monotonic() - t0 < 2.0:  # well inside the 3 s connect timeout
+            t = time.monotonic()
+            assert lio.read(1, 0, 4096)[0] == 0
+            worst = max(worst, time.monotonic() - t)
+        assert worst < 0.5, f"a local read took {worst:.2f} s while the backend queue connected"
+        st, _ = io.wait_completion(cid, bytearray(4096))
+        took = time.monotonic() - t0
+        assert st & 0x7FF == 0x370 and not st & DNR, hex(st)
+        assert 2.5 < took < 10, took
+        assert "no I/O queue to the backend on" in gw.read_log()
+        proxy.release()
+        # The queue is tried again at most once a second; then I/O goes through.
+        assert harness.wait_for(lambda: io.read(1, 0, 4096)[0] == 0, 15, step=0.3)
+        assert io.write(1, 8, b"\x5a" * 4096)[0] == 0
+        st, data = io.read(1, 8, 4096)
+        assert st == 0 and data == b"\x5a" * 4096
+        for c in (lio, ladmin, io, admin):
+            c.close()
+        assert gw.alive()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        be.stop()
+        proxy.close()

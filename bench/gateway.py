@@ -22,14 +22,14 @@ event-driven, on core 0 like the gateway) in front of the same storage: the rela
 NVMe/TCP bytes and does nothing else, so its latency minus the direct path's is the part of the
 hop no gateway avoids (the raw TCP round trip of each I/O's bytes on these cores), and the
 gateway's latency minus the relay's is what the gateway adds beyond it. Both are printed per
-round (the same `nvfab perf`, the same storage, minutes apart at most) and as medians, from the
+round (the same `nvfab perf`, the same storage, seconds apart) and as medians, from the
 runs' mean latencies and from their medians (p50: one stall of the VM moves a mean, not a
 median), with the gateway's user and system CPU per I/O minus the relay's (the same system
-calls per I/O: what is left is the gateway's own work). --plot DIR writes
-gnuplot charts (PNG) of the hop and of the gateway's CPU per I/O there. --compare-build runs a
-second gateway, from another build directory, on the same storage in the same rounds, and
-prints its hop, its CPU per I/O and its latency minus this build's round by round (an A/B of a
-change to the gateway's path, immune to the machine's drift between runs).
+calls per I/O: what is left is the gateway's own work). --plot DIR writes gnuplot charts
+(PNG) of the hop (the relay's beside it with --floor) and of the gateway's CPU per I/O there.
+--compare-build runs a second gateway, from another build directory, on the same storage in the
+same rounds, and prints its hop, its CPU per I/O and its latency minus this build's round by
+round (an A/B of a change to the gateway's path, immune to the machine's drift between runs).
 """
 import argparse
 import json
@@ -173,33 +173,39 @@ def run_mode(args, mode, loads, res):
                 p.wait(15)
 
 
-def plot(outdir, modes, loads, med, floor):
-    """Hop latency per workload and mode (with the TCP floor), and the gateway's CPU per I/O."""
+def plot(outdir, modes, loads, med):
+    """Hop latency per workload (the gateway's, and with --floor a byte relay's on the same
+    cores) and the gateway's CPU per I/O, per mode."""
     import shutil
     os.makedirs(outdir, exist_ok=True)
+    relay = all(("event", load, "relay") in med for load in loads)
     dat = os.path.join(outdir, "gateway.dat")
     with open(dat, "w") as f:
-        f.write("# workload " + " ".join(f"{m}_hop_us {m}_gw_cpu_us" for m in modes) + "\n")
-        for w, s, q in loads:
+        f.write("# workload " + " ".join(f"{m}_hop_us {m}_gw_cpu_us" for m in modes) +
+                (" relay_hop_us" if relay else "") + "\n")
+        for load in loads:
             cols = []
             for m in modes:
-                d, g = med[(m, (w, s, q), "direct")], med[(m, (w, s, q), "gateway")]
+                d, g = med[(m, load, "direct")], med[(m, load, "gateway")]
                 cols += [f"{g.lat - d.lat:.2f}", f"{g.gw_cpu:.2f}"]
+            if relay:
+                cols.append(f"{med[('event', load, 'relay')].lat - med[('event', load, 'direct')].lat:.2f}")
+            w, s, q = load
             f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
     # The hop is compared with the direct path on the same cores only in event mode (busy mode
     # moves the storage next to the host), so only that mode's hop is drawn.
     for name, col, ylabel, title, shown in (
-            ("gateway_hop", 0, "latency added by the gateway (us, mean)",
-             "The gateway's hop per workload, event-driven", ["event"]),
+            ("gateway_hop", 0, "latency added (us, mean)",
+             "The hop per workload, event-driven on the storage's core", ["event"]),
             ("gateway_cpu", 1, "gateway CPU time per forwarded I/O (us)",
              "The gateway's CPU per forwarded I/O (event: its share; busy: its core)", modes)):
         if not any(m in modes for m in shown):
             continue
         gp = os.path.join(outdir, name + ".gp")
-        series = ", ".join(f"'{dat}' using {2 + 2 * i + col}:xtic(1) title '{m}'"
+        series = ", ".join(f"'{dat}' using {2 + 2 * i + col}:xtic(1) title 'gateway ({m})'"
                            for i, m in enumerate(modes) if m in shown)
-        if col == 0 and floor:
-            series += f", {floor:.2f} with lines lw 2 title 'byte relay hop, 4 KiB QD1 reads: {floor:.1f} us'"
+        if col == 0 and relay:
+            series += f", '{dat}' using {2 + 2 * len(modes)}:xtic(1) title 'byte relay (the floor)'"
         with open(gp, "w") as f:
             f.write(f"""set terminal pngcairo size 900,480
 set output '{os.path.join(outdir, name + ".png")}'
@@ -265,10 +271,6 @@ def main():
         for mode in modes:
             run_mode(args, mode, loads, res)
     med = {k: Run(*(statistics.median(x) for x in zip(*v))) for k, v in res.items()}
-    # The relay's hop for the plot: 4 KiB QD1 reads, event mode.
-    floor_key = ("event", ("randread", 4096, 1))
-    floor = (med[floor_key + ("relay",)].lat - med[floor_key + ("direct",)].lat
-             if args.floor and floor_key + ("relay",) in med else None)
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
     for mode in modes:
@@ -292,7 +294,7 @@ def main():
         if args.floor and mode == "event":
             print_over_relay(res, med, loads)
     if args.plot:
-        plot(args.plot, modes, loads, med, floor)
+        plot(args.plot, modes, loads, med)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,8 @@ def run_mode(args, mode, loads, res):
 
 def plot(outdir, modes, loads, med):
     """Hop latency per workload (the gateway's, and with --floor a byte relay's on the same
-    cores) and the gateway's CPU per I/O, per mode."""
+    cores; from median latencies, which one stall of the VM does not move) and the gateway's
+    CPU per I/O, per mode."""
     import shutil
     os.makedirs(outdir, exist_ok=True)
     relay = all(("event", load, "relay") in med for load in loads)
@@ -187,15 +188,15 @@ def plot(outdir, modes, loads, med):
             cols = []
             for m in modes:
                 d, g = med[(m, load, "direct")], med[(m, load, "gateway")]
-                cols += [f"{g.lat - d.lat:.2f}", f"{g.gw_cpu:.2f}"]
+                cols += [f"{g.p50 - d.p50:.2f}", f"{g.gw_cpu:.2f}"]
             if relay:
-                cols.append(f"{med[('event', load, 'relay')].lat - med[('event', load, 'direct')].lat:.2f}")
+                cols.append(f"{med[('event', load, 'relay')].p50 - med[('event', load, 'direct')].p50:.2f}")
             w, s, q = load
             f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
     # The hop is compared with the direct path on the same cores only in event mode (busy mode
     # moves the storage next to the host), so only that mode's hop is drawn.
     for name, col, ylabel, title, shown in (
-            ("gateway_hop", 0, "latency added (us, mean)",
+            ("gateway_hop", 0, "median latency added (us)",
              "The hop per workload, event-driven on the storage's core", ["event"]),
             ("gateway_cpu", 1, "gateway CPU time per forwarded I/O (us)",
              "The gateway's CPU per forwarded I/O (event: its share; busy: its core)", modes)):
@@ -282,15 +283,17 @@ def main():
             print(f"{load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | {d.iops:11.0f} {d.lat:7.1f} | {g.iops:12.0f} "
                   f"{g.lat:7.1f} | {g.lat - d.lat:7.1f} {g.iops / d.iops:6.2f} | {g.gw_cpu:12.2f} {g.storage_cpu:17.2f}")
         if args.compare_build:
-            print(f"# the gateway of {args.compare_build}, same rounds: hop us, gateway CPU us/IO; "
-                  f"then its latency minus {args.build}'s, per round")
+            print(f"# the gateway of {args.compare_build}, same rounds: its hop, and its latency "
+                  f"(mean, p50) and CPU per I/O (user, system) minus {args.build}'s: medians of the "
+                  f"per-round differences (us)")
             for load in loads:
                 d, c = med[(mode, load, "direct")], med[(mode, load, "gateway-cmp")]
-                diff = [o.lat - g.lat for o, g in zip(res[(mode, load, "gateway-cmp")],
-                                                    res[(mode, load, "gateway")])]
+                pairs = list(zip(res[(mode, load, "gateway-cmp")], res[(mode, load, "gateway")]))
+                lat = [o.lat - g.lat for o, g in pairs]
                 print(f"# {load[0]:10} {load[1] // 1024:5d}k {load[2]:3d} | hop {c.lat - d.lat:7.1f} | "
-                      f"gw CPU {c.gw_cpu:6.2f} | {' '.join(f'{x:.1f}' for x in diff)}; "
-                      f"median {statistics.median(diff):.1f}")
+                      + " | ".join(f"{k} {statistics.median(getattr(o, k) - getattr(g, k) for o, g in pairs):+.2f}"
+                                   for k in ("lat", "p50", "gw_user", "gw_sys"))
+                      + f" | latency per round: {' '.join(f'{x:.1f}' for x in lat)}")
         if args.floor and mode == "event":
             print_over_relay(res, med, loads)
     if args.plot:

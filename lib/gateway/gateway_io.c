@@ -54,6 +54,7 @@ struct gw_queue {
 	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
 	struct bdev_io *wait_head, *wait_tail;
 	struct gw_queue *next;          /* the controller's queues */
+	struct evloop_deferred free_later;      /* its events in this loop batch are stale */
 };
 
 struct gw_channel {
@@ -522,7 +523,9 @@ static void gw_queue_put(struct gw_queue *q)
 		io->cb(io, GW_STATUS_PATH_ERROR);
 	}
 	nvfab_qpair_destroy(q->qp);
-	free(q);
+	/* The last channel may go from a message in the middle of the loop's event batch, which
+	 * may still hold an event of this queue: the memory goes at the end of the iteration. */
+	evloop_defer(q->loop, &q->free_later, free, q);
 }
 
 struct bdev_channel *gw_channel_create(struct bdev *bdev, struct evloop *loop)

@@ -403,6 +403,10 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 	for (int i = 0; i < n; i++) {
 		struct evloop_handler *h = events[i].data.ptr;
 
+		/* Removed by a handler earlier in this batch: the event is stale (the owner's
+		 * memory stays until the iteration ends, see evloop_defer). */
+		if (h->fd < 0)
+			continue;
 		h->fn(h->arg, events[i].events);
 	}
 	evloop_run_deferred(loop);

@@ -73,6 +73,8 @@ uint64_t evloop_polled_periods(const struct evloop *loop);
 int evloop_add_fd(struct evloop *loop, struct evloop_handler *h, int fd, uint32_t events,
 		  evloop_fd_fn fn, void *arg);
 int evloop_mod_fd(struct evloop *loop, struct evloop_handler *h, uint32_t events);
+/* A handler removed while the loop handles a batch of events gets none of that batch's that
+ * are still to come; its memory must stay until the iteration ends (evloop_defer its free). */
 void evloop_del_fd(struct evloop *loop, struct evloop_handler *h);
 
 void evloop_add_poller(struct evloop *loop, struct evloop_poller *p, evloop_poll_fn fn, void *arg);

@@ -1,7 +1,8 @@
 /*
  * The event loop's adaptive polling: it polls through short waits for work and sleeps at once
  * when polled waits usually run out its window. Its timers: they wake a loop that waits with
- * no timeout, on time, also after being moved earlier or later.
+ * no timeout, on time, also after being moved earlier or later. A handler removed during a
+ * batch of events gets none of the batch's that are still to come.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -191,10 +192,53 @@ static void test_timers_wake_a_loop_without_timeout(void **state)
 	evloop_destroy(loop);
 }
 
+/* Two ready eventfds whose handlers each remove the other: whichever runs first, the other
+ * gets no event from the same batch (its owner may be gone by then). */
+struct rival {
+	struct evloop *loop;
+	struct evloop_handler h;
+	struct rival *other;
+	int fd;
+	int calls;
+};
+
+static void rival_event(void *arg, uint32_t events)
+{
+	struct rival *r = arg;
+
+	(void)events;
+	r->calls++;
+	evloop_del_fd(r->loop, &r->other->h);
+}
+
+static void test_removed_handler_gets_no_stale_event(void **state)
+{
+	struct evloop *loop = evloop_create("t-removed");
+	struct rival a = {.loop = loop}, b = {.loop = loop};
+	uint64_t one = 1;
+
+	(void)state;
+	assert_non_null(loop);
+	a.other = &b;
+	b.other = &a;
+	for (struct rival *r = &a; r; r = r == &a ? &b : NULL) {
+		r->fd = eventfd(0, EFD_NONBLOCK);
+		assert_true(r->fd >= 0);
+		assert_int_equal(write(r->fd, &one, sizeof(one)), sizeof(one));
+		assert_int_equal(evloop_add_fd(loop, &r->h, r->fd, EPOLLIN, rival_event, r), 0);
+	}
+	evloop_run_once(loop, 0);
+	assert_int_equal(a.calls + b.calls, 1);
+	evloop_destroy(loop);
+	close(a.fd);
+	close(b.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_wake_a_loop_without_timeout),
+		cmocka_unit_test(test_removed_handler_gets_no_stale_event),
 		cmocka_unit_test(test_polls_through_short_waits),
 		cmocka_unit_test(test_off_never_polls),
 		cmocka_unit_test(test_sleeps_at_once_when_waits_are_long),

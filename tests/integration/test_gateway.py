@@ -845,6 +845,10 @@ class HoldingProxy:
 
     def close(self):
         self.open = False
+        try:
+            self.lsock.shutdown(2)  # wakes the accepting thread
+        except OSError:
+            pass
         self.lsock.close()
         for c in self.held:
             c.close()

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,7 @@ static void *gw_queue_connector(void *arg)
 	struct gw_queue *q = arg;
 	uint64_t one = 1;
 
+	pthread_setname_np(pthread_self(), "gw-connect");
 	q->connected_qp = nvfab_qpair_create(q->ctrlr->ctrlr, NULL, &q->connect_err);
 	if (write(q->connect_fd, &one, sizeof(one)) < 0)
 		log_error("gateway %s: cannot report a connected I/O queue: %s",
@@ -375,14 +377,24 @@ static void *gw_queue_connector(void *arg)
 	return NULL;
 }
 
-/* Starts connecting a new queue pair (the queue is lost meanwhile; its I/O waits). */
+/*
+ * Starts connecting a new queue pair (the queue is lost meanwhile; its I/O waits). The thread
+ * runs where the control thread may (the process's main thread), not on the reactor's core:
+ * a connect is control work, and authentication or a TLS handshake costs milliseconds of CPU.
+ */
 static void gw_queue_connect(struct gw_queue *q)
 {
+	pthread_attr_t attr;
+	cpu_set_t control;
 	int rc;
 
 	q->revive_at_ms = evloop_now_ns() / 1000000 + 1000;
 	q->connected_qp = NULL;
-	rc = pthread_create(&q->connector, NULL, gw_queue_connector, q);
+	pthread_attr_init(&attr);
+	if (sched_getaffinity(getpid(), sizeof(control), &control) == 0)
+		pthread_attr_setaffinity_np(&attr, sizeof(control), &control);
+	rc = pthread_create(&q->connector, &attr, gw_queue_connector, q);
+	pthread_attr_destroy(&attr);
 	if (rc) {
 		log_error("gateway %s: cannot start connecting an I/O queue: %s",
 			  q->ctrlr->params.name, strerror(rc));

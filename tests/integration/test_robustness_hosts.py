@@ -315,7 +315,12 @@ def test_connection_storm(tmp_path, monkeypatch):
         assert left, f"controllers after the storm: {controllers(t)}"
         assert p99 < 50 * harness.TIME_SLACK, f"good host p99 {p99:.1f} ms during the storm"
         # The allocator keeps what the first rounds used, for reuse; later rounds must not add to it.
-        assert after[-1] - max(after[:2]) < 16 * 1024, f"RSS after each round (KiB): {after}"
+        # Under valgrind, memcheck holds freed blocks back before reuse (--freelist-vol, 20 MB by
+        # default, to catch use after free): the RSS grew by 17-37 MiB between rounds without a
+        # leak. A leaked connection (~240 KiB each, 1000 a round) still shows, and memcheck
+        # reports definite leaks itself.
+        slack = (64 if harness.UNDER_VALGRIND else 16) * 1024
+        assert after[-1] - max(after[:2]) < slack, f"RSS after each round (KiB): {after}"
         healthy(t)
     finally:
         if good is not None and good.is_alive():

@@ -524,8 +524,6 @@ static void gw_queue_put(struct gw_queue *q)
 		 * only when the backend does not answer), then close what it made. */
 		pthread_join(q->connector, NULL);
 		nvfab_qpair_destroy(q->connected_qp);
-		q->connecting = false;
-		q->lost = true; /* what still waits fails below */
 	}
 	evloop_del_fd(q->loop, &q->connect_handler);
 	close(q->connect_fd);

@@ -113,8 +113,6 @@ static void evloop_timerfd_arm(struct evloop *loop, uint64_t deadline_ns)
 
 	if (deadline_ns >= loop->timerfd_ns)
 		return;
-	if (deadline_ns == 0)
-		its.it_value.tv_nsec = 1; /* zero would disarm it */
 	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
 		log_warn("evloop %s: timerfd_settime: %s", loop->name, strerror(errno));
 		return;

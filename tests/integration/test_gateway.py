@@ -5,8 +5,10 @@ backend's status codes unchanged, save_config, and the rules of detaching."""
 import contextlib
 import json
 import os
+import socket
 import struct
 import subprocess
+import threading
 
 import pytest
 
@@ -798,8 +800,6 @@ class HoldingProxy:
     answered), until release() lets new ones through."""
 
     def __init__(self, to_port, forwarded=1):
-        import socket
-        import threading
         self.to_port, self.left, self.held, self.open = to_port, forwarded, [], True
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -812,8 +812,6 @@ class HoldingProxy:
         self.left = 1 << 30
 
     def _accept(self):
-        import socket
-        import threading
         while self.open:
             try:
                 c, _ = self.lsock.accept()

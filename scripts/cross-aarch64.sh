@@ -89,7 +89,7 @@ setup_toolchain() {
     command -v pkg-config >/dev/null || need+=(pkg-config)
     ((${#need[@]} == 0)) && return 0
     say "apt-get install ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+    DEBIAN_FRONTEND=noninteractive apt_retry apt-get -o DPkg::Lock::Timeout=300 install -y -q \
         --no-install-recommends "${need[@]}" >/dev/null
 }
 
@@ -108,7 +108,7 @@ setup_sysroot() {
     cands=$(candidates "${PKGS[@]}")
     if [[ $(grep -c . <<< "$cands") != "${#PKGS[@]}" ]]; then
         say "apt-get update (arm64 package lists)"
-        apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null || return 1
+        apt_retry apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null || return 1
         cands=$(candidates "${PKGS[@]}")
     fi
     for p in "${PKGS[@]}"; do
@@ -125,7 +125,7 @@ setup_sysroot() {
     # apt-get download writes to the cwd; as root apt warns that its _apt
     # sandbox user cannot write there: harmless.
     (cd "$tmp" && mkdir debs && cd debs &&
-     apt-get download $(printf '%s\n' "$want" | sed '/^$/d') 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
+     apt_retry apt-get download $(printf '%s\n' "$want" | sed '/^$/d') 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
     local n; n=$(find "$tmp/debs" -name '*_arm64.deb' | wc -l)
     if ((n != ${#PKGS[@]})); then
         say "downloaded $n of ${#PKGS[@]} .debs"; rm -rf "$tmp"; return 1

@@ -16,15 +16,25 @@ fi
 ninja -C "$BUILD" || exit 1
 
 passed=0 failed=0 failures=()
+# Each suite's output is also kept, so that a failure can be summed up again at the very end:
+# CI shows only the last lines of a run, and a failing part's own lines are minutes above.
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/nvfab-test-logs.XXXXXX")
 suite() {  # suite NAME COMMAND...
   local name=$1; shift
   local start=$SECONDS
   echo "=== $name"
-  if "$@"; then
+  if "$@" 2>&1 | tee "$LOGS/$name.log"; then
     passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - start)) s)"
   else
     failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"
   fi
+}
+# The lines of a failed suite's log that say what failed (pytest's, meson's and the interop
+# parts' verdicts, sanitizer reports, guest steps that failed), at most 25 of them.
+failure_digest() {  # failure_digest NAME
+  echo "--- $1: what failed (whole log: $LOGS/$1.log)"
+  grep -a -E 'FAILED|FAIL:|^FAIL|ERROR|[Ee]rror:|failed|Timeout|timed out|SUMMARY: |runtime error|STEP .*(fail|FAIL)' \
+    "$LOGS/$1.log" | grep -a -v -E '^=== [a-z0-9-]+$' | tail -n 25 | cut -c 1-240
 }
 
 suite unit meson test -C "$BUILD" --suite unit --print-errorlogs
@@ -51,6 +61,8 @@ if [ -x bench/run.sh ]; then
   suite bench-smoke bench/run.sh build --smoke
 fi
 
+for name in "${failures[@]}"; do failure_digest "$name"; done
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && rm -rf "$LOGS"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,18 @@ GUEST_DIR=$INTEROP_DIR/guest
 
 ilog() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
+# apt_retry CMD...: runs an apt-get command up to 3 times, 5 and 10 s apart. What the first
+# run on a new machine fetches (package lists after adding arm64, the guest kernels, qemu,
+# tshark) must not fail the suite on one bad answer from a mirror; the dpkg lock is waited for.
+apt_retry() {
+    local try
+    for try in 1 2 3; do
+        "$@" && return 0
+        ((try < 3)) && { ilog "apt: '$*' failed (try $try of 3); again in $((try * 5)) s"; sleep $((try * 5)); }
+    done
+    return 1
+}
+
 # free_port: an unused 127.0.0.1 TCP port (the kernel picks it).
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -187,8 +199,8 @@ ensure_tshark() {
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
         --no-install-recommends tshark >/dev/null ||
-    { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null &&
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+    { apt_retry apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt_retry apt-get -o DPkg::Lock::Timeout=300 install -y -q \
           --no-install-recommends tshark >/dev/null; } || return 1
     command -v tshark >/dev/null && command -v dumpcap >/dev/null
 }

@@ -36,6 +36,7 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/../../.." && pwd)
+. "$SCRIPT_DIR/../host-lib.sh"   # apt_retry
 CACHE=${NVFAB_INTEROP_CACHE:-$REPO/.cache/interop}
 WANT_FIO=${NVFAB_INTEROP_FIO:-0}
 
@@ -72,7 +73,7 @@ APT_UPDATED=0
 apt_update_once() {
     if [[ $APT_UPDATED == 0 ]]; then
         log "apt-get update"
-        apt-get update -qq >&2
+        apt_retry apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
         APT_UPDATED=1
     fi
 }
@@ -90,7 +91,8 @@ if ((${#missing[@]})); then
     apt_update_once
     log "installing host packages: ${missing[*]}"
     # --no-install-recommends: we need the emulator only, not the GUI, OVMF etc.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt_retry apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${missing[@]}" >&2
 fi
 
 if [[ $REFRESH == 0 ]] && stamp_ok; then
@@ -178,7 +180,7 @@ if ((${#need[@]})); then
     log "downloading ${#need[@]} package(s)"
     # APT::Sandbox::User=root: the cache dir is root-owned, so the _apt
     # sandbox user could not write into it (apt would only warn, but be quiet).
-    apt-get -o APT::Sandbox::User=root download -qq "${need[@]}" >&2
+    apt_retry apt-get -o APT::Sandbox::User=root download -qq "${need[@]}" >&2
 fi
 
 # ---------------------------------------------------------------- unpack

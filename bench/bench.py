@@ -616,7 +616,7 @@ class Runner:
     SYSCALLS = ["sendmsg", "sendto", "recvfrom", "recvmsg", "readv", "writev", "read", "write",
                 "epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll", "futex", "io_uring_enter"]
 
-    def syscall_counts(self, busy, wl, qd):
+    def syscall_counts(self, busy, wl, qd, size=4096):
         """System calls per I/O on each side (perf stat on the syscalls:sys_enter_* tracepoints)."""
         if not shutil.which("perf"):
             return
@@ -625,22 +625,25 @@ class Runner:
         if not events:
             return
         mode = "busy" if busy else "event"
+        # 4 KiB runs keep their old names; others say their size (a 128 KiB write: R2T, H2CData)
+        sz = "" if size == 4096 else f"-{size // 1024}k"
+        label = f"{wl}{' ' + str(size // 1024) + 'k' if sz else ''} qd{qd}"
         t = bl.Nvfabd(self.build, self.work, reactors=1, busy=busy, tag=f"nvfabd-sys-{mode}")
         try:
-            out_t = os.path.join(self.work, f"syscalls-target-{mode}-{wl}-q{qd}.csv")
-            out_h = os.path.join(self.work, f"syscalls-host-{mode}-{wl}-q{qd}.csv")
+            out_t = os.path.join(self.work, f"syscalls-target-{mode}-{wl}{sz}-q{qd}.csv")
+            out_h = os.path.join(self.work, f"syscalls-host-{mode}-{wl}{sz}-q{qd}.csv")
             st = subprocess.Popen(["perf", "stat", "-x", ",", "-o", out_t, "-e", events, "-p", str(t.pid)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.3)
-            raw = self.raw_path(f"syscalls-{mode}-{wl}-q{qd}")
-            cmd = self.perf.cmd(trid=bl.trid(t.port, "null"), qd=qd, io_size=4096, workload=wl,
+            raw = self.raw_path(f"syscalls-{mode}-{wl}{sz}-q{qd}")
+            cmd = self.perf.cmd(trid=bl.trid(t.port, "null"), qd=qd, io_size=size, workload=wl,
                                 seconds=self.cfg["secs"], busy=busy, json_path=raw)
             cmd = cmd[:3] + ["perf", "stat", "-x", ",", "-o", out_h, "-e", events, "--"] + cmd[3:]
             rc, acct = self.measure(cmd, raw, target=t)
             st.send_signal(signal.SIGINT)
             st.wait(30)
             if rc != 0:
-                self.fail(f"syscalls {mode} {wl} q{qd}", f"exit {rc}: {self.tail(raw[:-5] + '.stderr')}")
+                self.fail(f"syscalls {mode} {label}", f"exit {rc}: {self.tail(raw[:-5] + '.stderr')}")
                 return
             ios = bl.parse_perf_json(raw)["ios"]
             for side, path in (("target", out_t), ("host", out_h)):
@@ -654,11 +657,12 @@ class Runner:
                             except ValueError:
                                 pass
                 per = {k: round(v / ios, 3) for k, v in sorted(counts.items(), key=lambda x: -x[1]) if v}
-                self.add({"kind": "syscalls", "side": side, "mode": mode, "workload": wl, "qd": qd, "ios": ios,
+                self.add({"kind": "syscalls", "side": side, "mode": mode, "workload": wl, "qd": qd,
+                          "io_size": size, "ios": ios,
                           "per_io": per, "total_per_io": round(sum(counts.values()) / ios, 3),
                           "cmd": bl.PerfCLI.text(cmd), "target_cmd": t.cmd_text + (
                               f" ; perf stat -e {{syscalls}} -p NVFABD_PID" if side == "target" else "")})
-                log(f"syscalls {side} {mode} {wl} qd{qd}: {sum(counts.values()) / ios:.2f} per I/O " +
+                log(f"syscalls {side} {mode} {label}: {sum(counts.values()) / ios:.2f} per I/O " +
                     ", ".join(f"{k} {v}" for k, v in list(per.items())[:4]))
         finally:
             t.stop()
@@ -699,11 +703,14 @@ class Runner:
         if self.perf and "cpu" in self.sections:
             self.guard(self.callgrind_all)
         if self.perf and "profile" in self.sections:
-            work = [("randread", 1)] if self.args.mode == "smoke" else \
-                [("randread", 1), ("randwrite", 1), ("randread", 32), ("randwrite", 32)]
+            # 128 KiB writes: R2T and H2CData; one read for the H2CData's header and data when
+            # the target foretold it (lib/target/tcp_qpair.c), else two
+            work = [("randread", 1, 4096), ("randwrite", 1, 131072)] if self.args.mode == "smoke" else \
+                [("randread", 1, 4096), ("randwrite", 1, 4096), ("randread", 32, 4096),
+                 ("randwrite", 32, 4096), ("randwrite", 1, 131072)]
             for busy in self.cfg["busy"]:
-                for wl, qd in work:
-                    self.guard(self.syscall_counts, busy, wl, qd)
+                for wl, qd, size in work:
+                    self.guard(self.syscall_counts, busy, wl, qd, size)
             if self.cfg["profile"]:
                 for busy in self.cfg["busy"]:
                     self.guard(self.perf_sample, busy)

@@ -623,18 +623,19 @@ class Report:
             self.w()
         sc = self.sel(kind="syscalls")
         if sc:
-            self.w("**System calls per I/O** (`perf stat -e syscalls:sys_enter_*` on nvfabd and on the host, 4 KiB, null). "
+            self.w("**System calls per I/O** (`perf stat -e syscalls:sys_enter_*` on nvfabd and on the host, null). "
                    "In busy mode the idle spins (epoll_wait with timeout 0, recv returning EAGAIN) count too. The "
                    "floor makes one send and one recv per side and I/O.")
             self.w()
             self.w("| workload | mode | nvfabd: total (top calls) | nvfab perf: total (top calls) | cmd |")
             self.w("|---|---|---|---|---|")
-            keys = list(dict.fromkeys((r["workload"], r["qd"], r["mode"]) for r in sc))
-            for wl, qd, mode in keys:
+            keys = list(dict.fromkeys((r["workload"], r["qd"], r["mode"], r.get("io_size", 4096)) for r in sc))
+            for wl, qd, mode, size in keys:
                 cells = []
                 used = []
                 for side in ("target", "host"):
-                    rs = [r for r in sc if r["workload"] == wl and r["qd"] == qd and r["mode"] == mode and r["side"] == side]
+                    rs = [r for r in sc if r["workload"] == wl and r["qd"] == qd and r["mode"] == mode and
+                          r.get("io_size", 4096) == size and r["side"] == side]
                     used += rs
                     if not rs:
                         cells.append("–")
@@ -642,7 +643,7 @@ class Report:
                     r = rs[0]
                     cells.append(f"{r['total_per_io']:.2f} (" + ", ".join(
                         f"{k} {v:.2f}" for k, v in list(r["per_io"].items())[:4] if v >= 0.005) + ")")
-                self.w(f"| 4 KiB {wl} QD{qd} | {mode} | {cells[0]} | {cells[1]} | {self.cids(used)} |")
+                self.w(f"| {size // 1024} KiB {wl} QD{qd} | {mode} | {cells[0]} | {cells[1]} | {self.cids(used)} |")
             self.w()
         pr = self.sel(kind="perf_record")
         if pr:

@@ -52,14 +52,8 @@ static const struct tcp_rx_ops qp_rx_ops = {
 
 static void qp_rx_reset(struct host_qpair *qp)
 {
-	uint8_t *staging = qp->rx.staging;
-
-	/* Keeps the staging buffer: a reconnect should not need to allocate. */
-	memset(&qp->rx, 0, sizeof(qp->rx));
-	qp->rx.staging = staging;
-	qp->rx.lim.receiver = TCP_ROLE_HOST;
+	tcp_rx_reset(&qp->rx);
 	qp->rx.lim.max_c2h_data = UINT32_MAX;
-	qp->rx.hdr_need = sizeof(struct nvme_tcp_common_hdr);
 	qp->ic_done = false;
 }
 

@@ -78,6 +78,7 @@ struct tcp_qpair {
 	bool term_sent;
 	bool migrating;
 	uint32_t last_icd_len;      /* in-capsule data of the last command that had some */
+	struct tcp_req *r2t_req;    /* the last request an R2T went out for (its H2CData is foretold) */
 	struct tgt_req *connect_req;
 	struct tgt_reactor *target_reactor;
 	struct list_node link;      /* owner's list, for shutdown */
@@ -349,6 +350,7 @@ static void tcp_req_fetch_data(struct tgt_req *req)
 	r2t->ttag = tr->ttag;
 	r2t->r2to = 0;
 	r2t->r2tl = req->data_len;
+	tq->r2t_req = tr;
 	tcp_tx_pdu_prepare(&tr->ctl_pdu, NVME_TCP_PDU_R2T, 0, NULL, 0, 0, tq->hdgst, false, 0);
 	tr->pdus_out++;
 	tcp_tx_enqueue(&tq->tx, &tr->ctl_pdu);
@@ -592,13 +594,46 @@ static int tcp_rx_on_pdu(void *ctx, struct tcp_rx *rx, bool ddgst_ok)
 }
 
 /*
- * Foretells commands with as much in-capsule data as the last one had, their data going to the
- * buffers of the requests they would take, in free list order: a run of writes of one size then
- * arrives in place (tcp_rx.h). Should a request be freed meanwhile, it is taken first and the
- * buffers move down the run by one; those commands' data is copied then, from buffers that are
- * still free or already read. A buffer too small would be replaced on use: the run stops there.
+ * The one command outstanding waits for its data after an R2T that left: the next PDU is its
+ * first H2CData, and the read puts that PDU's data in place (a 128 KiB write: one system call
+ * rather than one for the header and one for the data). With more commands outstanding,
+ * another command may come first, and the data a wrong guess put in the buffer would have to
+ * be copied back: no guess then.
  */
-static void tcp_rx_guess_cmd(void *ctx, struct tcp_rx *rx)
+static bool tcp_rx_guess_h2c(struct tcp_qpair *tq, struct tcp_rx *rx)
+{
+	struct tcp_req *tr = tq->r2t_req;
+	uint32_t len;
+
+	if (!tr || tq->busy != 1 || !tr->awaiting_h2c || tr->h2c_received || tr->pdus_out ||
+	    tr->req.iovcnt < 1)
+		return false;
+	len = tr->req.data_len < rx->lim.max_h2c_data ? tr->req.data_len : rx->lim.max_h2c_data;
+	if (tr->req.iov[0].iov_len < len)
+		return false;
+
+	struct tcp_rx_guess g = {
+		.type = NVME_TCP_PDU_H2C_DATA,
+		.hlen = sizeof(struct nvme_tcp_data_hdr),
+		.check_data_hdr = true,
+		.cccid = tr->req.cmd.cid,
+		.datao = 0,
+		.len = len,
+	};
+	struct iovec iov = {tr->req.iov[0].iov_base, len};
+
+	return tcp_rx_guess_add(rx, &g, &iov, 1);
+}
+
+/*
+ * Foretells what comes next (tcp_rx.h): a lone write's H2CData (above), or else commands with
+ * as much in-capsule data as the last one had, their data going to the buffers of the requests
+ * they would take, in free list order: a run of writes of one size then arrives in place.
+ * Should a request be freed meanwhile, it is taken first and the buffers move down the run by
+ * one; those commands' data is copied then, from buffers that are still free or already read.
+ * A buffer too small would be replaced on use: the run stops there.
+ */
+static void tcp_rx_guess(void *ctx, struct tcp_rx *rx)
 {
 	struct tcp_qpair *tq = ctx;
 	uint32_t len = tq->last_icd_len;
@@ -608,7 +643,9 @@ static void tcp_rx_guess_cmd(void *ctx, struct tcp_rx *rx)
 		.len = len,
 	};
 
-	if (!len || tq->state != TCP_QP_RUNNING || tq->qp.qid == 0)
+	if (tq->state != TCP_QP_RUNNING || tq->qp.qid == 0)
+		return;
+	if (tcp_rx_guess_h2c(tq, rx) || !len)
 		return;
 	for (struct list_node *n = tq->free.next; n != &tq->free; n = n->next) {
 		struct tcp_req *tr = list_entry(n, struct tcp_req, link);
@@ -622,7 +659,7 @@ static void tcp_rx_guess_cmd(void *ctx, struct tcp_rx *rx)
 static const struct tcp_rx_ops tcp_qpair_rx_ops = {
 	.on_header = tcp_rx_on_header,
 	.on_pdu = tcp_rx_on_pdu,
-	.guess = tcp_rx_guess_cmd,
+	.guess = tcp_rx_guess,
 };
 
 static void tcp_qpair_adopt(void *arg);

@@ -25,8 +25,22 @@ int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver)
 	memset(rx, 0, sizeof(*rx));
 	rx->lim.receiver = receiver;
 	rx->hdr_need = sizeof(struct nvme_tcp_common_hdr);
-	rx->staging = malloc(TCP_RX_STAGING_SIZE);
+	rx->staging_size = TCP_RX_STAGING_SIZE;
+	rx->staging = malloc(rx->staging_size);
 	return rx->staging ? 0 : -ENOMEM;
+}
+
+void tcp_rx_reset(struct tcp_rx *rx)
+{
+	uint8_t *staging = rx->staging;
+	uint32_t staging_size = rx->staging_size;
+	enum tcp_role receiver = rx->lim.receiver;
+
+	memset(rx, 0, sizeof(*rx));
+	rx->staging = staging;
+	rx->staging_size = staging_size;
+	rx->lim.receiver = receiver;
+	rx->hdr_need = sizeof(struct nvme_tcp_common_hdr);
 }
 
 void tcp_rx_fini(struct tcp_rx *rx)
@@ -240,8 +254,10 @@ static int rx_process(struct tcp_rx *rx, const struct tcp_rx_ops *ops, void *ctx
 /* How much a read into staging asks for. */
 static uint32_t rx_staging_read_len(const struct tcp_rx *rx)
 {
-	uint32_t room = TCP_RX_STAGING_SIZE - rx->tail;
+	uint32_t room = rx->staging_size - rx->tail;
 
+	if (room > TCP_RX_STAGING_SIZE)
+		room = TCP_RX_STAGING_SIZE;
 	return rx->large && room > TCP_RX_SMALL_READ ? TCP_RX_SMALL_READ : room;
 }
 
@@ -292,6 +308,22 @@ static bool guess_overlaps(const struct tcp_rx *rx, const struct iovec *v)
 	return false;
 }
 
+/* Staging grows to TCP_RX_STAGING_MAX, when it holds nothing (at a guess). False if it can't. */
+static bool rx_grow_staging(struct tcp_rx *rx)
+{
+	uint8_t *bigger;
+
+	if (rx->staging_size >= TCP_RX_STAGING_MAX || rx->tail != 0)
+		return false;
+	bigger = malloc(TCP_RX_STAGING_MAX);
+	if (!bigger)
+		return false;
+	free(rx->staging);
+	rx->staging = bigger;
+	rx->staging_size = TCP_RX_STAGING_MAX;
+	return true;
+}
+
 bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const struct iovec *iov,
 		      int iovcnt)
 {
@@ -306,9 +338,12 @@ bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const str
 		at = prev->at + prev->hdr_bytes + prev->len + prev->trail;
 	}
 	if (rx->nguess >= (rx->guess_want ? rx->guess_want : 1) || iovcnt <= 0 ||
-	    rx->nguess_iov + iovcnt > TCP_RX_GUESS_IOV || g->len == 0 ||
-	    /* room for the whole stream in staging, should the guess be wrong */
-	    (uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > TCP_RX_STAGING_SIZE)
+	    rx->nguess_iov + iovcnt > TCP_RX_GUESS_IOV || g->len == 0)
+		return false;
+	/* room for the whole stream in staging, should the guess be wrong */
+	if ((uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > rx->staging_size &&
+	    ((uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > TCP_RX_STAGING_MAX ||
+	     !rx_grow_staging(rx)))
 		return false;
 	for (int i = 0; i < iovcnt; i++) {
 		if (guess_overlaps(rx, &iov[i]))
@@ -357,8 +392,8 @@ static ssize_t rx_read_guessed(struct tcp_rx *rx, int fd, size_t *asked)
 		from = hdr_end + g->len;
 	}
 	end = from + rx_staging_read_len(rx);
-	if (end > TCP_RX_STAGING_SIZE)
-		end = TCP_RX_STAGING_SIZE;
+	if (end > rx->staging_size)
+		end = rx->staging_size;
 	iov[cnt].iov_base = rx->staging + from;
 	iov[cnt++].iov_len = end - from;
 	*asked = rx->guess_lead + end;
@@ -600,7 +635,7 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 					return rc;
 			}
 		} else {
-			if (rx->tail == TCP_RX_STAGING_SIZE) /* cannot happen: process drains it */
+			if (rx->tail == rx->staging_size) /* cannot happen: process drains it */
 				return -EOVERFLOW;
 			struct iovec one = {rx->staging + rx->tail, rx_staging_read_len(rx)};
 
@@ -645,7 +680,7 @@ int tcp_rx_feed(struct tcp_rx *rx, const uint8_t *buf, size_t len, const struct 
 	size_t done = 0;
 
 	while (done < len) {
-		uint32_t room = TCP_RX_STAGING_SIZE - rx->tail;
+		uint32_t room = rx->staging_size - rx->tail;
 		uint32_t n = len - done < room ? (uint32_t)(len - done) : room;
 		int rc;
 

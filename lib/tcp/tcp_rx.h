@@ -6,9 +6,10 @@
  * rx->err, for the consumer to answer with a termination request.
  *
  * Bytes come from a socket (tcp_rx_recv) or from memory (tcp_rx_feed, for fuzzing and tests).
- * Data of large PDUs is read from the socket straight into the destination buffers. Data of
- * small PDUs is read there too when the consumer foretold the PDUs (tcp_rx_ops.guess): the
- * read then scatters each expected header into staging and its data into the expected buffers,
+ * Data of large PDUs is read from the socket straight into the destination buffers, after a
+ * read of their header. When the consumer foretold the PDUs (tcp_rx_ops.guess), one read does
+ * it all, for small PDUs too: it scatters each expected header into staging and its data into
+ * the expected buffers,
  * and the machine checks each header against the guess before anything runs on it; where a
  * guess was wrong, the bytes are moved back into staging and read as usual.
  */
@@ -23,7 +24,16 @@
 #include "tcp/tcp_pdu.h"
 #include "tcp/tcp_tls.h"
 
+/* The most one read puts into staging (where data that was not foretold is copied from). */
 #define TCP_RX_STAGING_SIZE (64 * 1024)
+/*
+ * A foretold PDU's bytes must fit in staging, where they land instead should the guess be
+ * wrong. For a PDU with more data than that, staging grows once, to this, on the connection's
+ * first such guess: PDUs of up to 128 KiB of data are then foretold, and one readv brings the
+ * header and puts the data in place (a gateway's 128 KiB reads and writes: one system call
+ * fewer each). Connections that never move large PDUs keep the small buffer.
+ */
+#define TCP_RX_STAGING_MAX (TCP_RX_STAGING_SIZE + 128 * 1024)
 #define TCP_RX_MAX_DATA_IOV 16
 #define TCP_RX_MAX_GUESS 16     /* PDUs foretold for one read */
 #define TCP_RX_GUESS_IOV 64     /* their data iovecs, together */
@@ -98,6 +108,7 @@ struct tcp_rx {
 	uint32_t ddgst_got;
 
 	uint8_t *staging;       /* bytes read but not yet consumed */
+	uint32_t staging_size;  /* allocated; reads into it ask for TCP_RX_STAGING_SIZE at most */
 	uint32_t head, tail;
 	uint64_t pdus;          /* received, for statistics */
 	bool large;             /* the last PDU carried much data: read headers in small reads */
@@ -114,6 +125,8 @@ struct tcp_rx {
 };
 
 int tcp_rx_init(struct tcp_rx *rx, enum tcp_role receiver);
+/* Back to a new connection's state, keeping the staging buffer (a reconnect allocates nothing). */
+void tcp_rx_reset(struct tcp_rx *rx);
 void tcp_rx_fini(struct tcp_rx *rx);
 
 /* Data of the current PDU goes to iov (total >= rx->data_len; copied, not kept). */

@@ -1,6 +1,7 @@
 /*
  * Foretold PDUs (tcp_rx_ops.guess): the data of C2HData PDUs that come as foretold is read
- * straight into their buffers (nothing copied from staging), and whatever comes otherwise,
+ * straight into their buffers (nothing copied from staging; up to 128 KiB of it, for which
+ * staging grows once), and whatever comes otherwise,
  * in whatever pieces the socket delivers it, reaches the same buffers and callbacks as
  * without a guess.
  */
@@ -20,7 +21,7 @@
 #include "tcp/tcp_rx.h"
 
 #define NREQ 8
-#define MAXLEN 16384
+#define MAXLEN (128 * 1024)
 
 /* A host's side of a queue: reads with their buffers, in the order they were sent. */
 struct fake_host {
@@ -88,7 +89,7 @@ static const struct tcp_rx_ops fake_ops = {
 
 /* A byte stream being built, as a target would send it. */
 struct stream {
-	uint8_t b[256 * 1024];
+	uint8_t b[512 * 1024];
 	size_t len;
 };
 
@@ -423,6 +424,63 @@ static void test_stop_mid_read(void **state)
 	}
 }
 
+/* A 128 KiB read, foretold: staging grows on that first guess to hold such a PDU, and the data
+ * lands in place (without the guess, the first read into staging would bring 64 KiB of it,
+ * copied from there). */
+static void test_large_pdu_in_place(void **state)
+{
+	(void)state;
+	for (int dg = 0; dg < 4; dg++) {
+		bool hd = dg & 1, dd = dg & 2;
+		struct bench t;
+
+		bench_init(&t, hd, dd, MAXLEN, 1);
+		assert_int_equal(t.rx.staging_size, TCP_RX_STAGING_SIZE);
+		put_c2h(t.s, hd, dd, 0, 0, MAXLEN);
+		put_resp(t.s, hd, 0);
+		bench_deliver(&t, NULL, 0);
+		assert_data(&t, 0, MAXLEN);
+		assert_int_equal(t.h.pdus, 2);
+		assert_int_equal(t.h.bad_ddgst, 0);
+		assert_int_equal(t.rx.data_copied, 0);
+		assert_int_equal(t.rx.staging_size, TCP_RX_STAGING_MAX);
+		bench_fini(&t);
+	}
+}
+
+/* Two 128 KiB reads answered in the other order than foretold, in pieces that cut the first
+ * PDU's data: what the read put into the wrong buffer goes back into staging, and each read
+ * gets its own data. */
+static void test_large_pdu_wrong_guess(void **state)
+{
+	static const size_t cuts[][3] = {
+		{100000, 100000, 10},
+		{24, 131072, 30},
+		{131096, 20, 131096},
+		{5, 70000, 70000},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		for (int dg = 0; dg < 4; dg++) {
+			bool hd = dg & 1, dd = dg & 2;
+			struct bench t;
+
+			bench_init(&t, hd, dd, MAXLEN, 2);
+			put_c2h(t.s, hd, dd, 1, 0, MAXLEN);
+			put_c2h(t.s, hd, dd, 0, 0, MAXLEN);
+			bench_deliver(&t, cuts[c], 3);
+			assert_data(&t, 0, MAXLEN);
+			assert_data(&t, 1, MAXLEN);
+			assert_int_equal(t.h.pdus, 2);
+			assert_int_equal(t.h.bad_ddgst, 0);
+			if (c == 0)     /* the first read put cid 1's data into cid 0's buffer */
+				assert_true(t.rx.data_copied > 0);
+			bench_fini(&t);
+		}
+	}
+}
+
 static void shuffle(int *a, int n, unsigned *seed)
 {
 	for (int i = n - 1; i > 0; i--) {
@@ -492,6 +550,8 @@ int main(void)
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_bad_digest_in_place),
 		cmocka_unit_test(test_stop_mid_read),
+		cmocka_unit_test(test_large_pdu_in_place),
+		cmocka_unit_test(test_large_pdu_wrong_guess),
 		cmocka_unit_test(test_random),
 	};
 

@@ -23,7 +23,8 @@ suite() {  # suite NAME COMMAND...
   local name=$1; shift
   local start=$SECONDS
   echo "=== $name"
-  if "$@" 2>&1 | tee "$LOGS/$name.log"; then
+  # Not a pipe into tee: a daemon a suite left behind holding the pipe would hang the run.
+  if "$@" > >(tee "$LOGS/$name.log") 2>&1; then
     passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - start)) s)"
   else
     failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"

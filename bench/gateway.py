@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The gateway's hop: host -> gateway -> storage against host -> storage directly.
 
-    bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--modes event,busy]
+    bench/gateway.py [--build DIR] [--rounds N] [--secs S] [--modes event,own,busy]
                      [--gateway-args "NVFABD OPTIONS"] [--floor] [--plot DIR]
                      [--compare-build OTHER_BUILD] [--loads 4k:1,4k:32,128k:1,128k:32]
 
@@ -10,15 +10,16 @@ event-driven) and a gateway nvfabd (one reactor; bdev_nvme_attach_controller to 
 the namespace re-exported) on two cores:
 - mode "event": the gateway event-driven; gateway and storage on core 0, `nvfab perf`
   (busy-polling) on core 1;
-- mode "busy": the gateway busy-polling alone on core 0 (a SmartNIC core of its own); the
-  storage and `nvfab perf --epoll` share core 1.
+- mode "own": the gateway event-driven alone on core 0 (a SmartNIC core of its own); the
+  storage and `nvfab perf --epoll` share core 1;
+- mode "busy": the same, with the gateway busy-polling.
 Each round runs, per mode, every workload (random reads and writes, 4 KiB and 128 KiB, QD1 and
 QD32) directly against the storage and through the gateway, alternating. Printed: medians of
 IOPS and mean latency for both paths, the hop's cost (latency through the gateway minus
 directly), and the gateway's and the storage's CPU time per I/O (utime+stime of all their
 threads over the run, divided by the I/Os; busy-polling, that is its core's time per I/O).
-With --floor, event mode also runs every workload through a byte relay (`nvfab-floor relay`,
-event-driven, on core 0 like the gateway) in front of the same storage: the relay forwards the
+With --floor, the event-driven modes also run every workload through a byte relay (`nvfab-floor
+relay`, event-driven, on core 0 like the gateway) in front of the same storage: the relay forwards the
 NVMe/TCP bytes and does nothing else, so its latency minus the direct path's is the part of the
 hop no gateway avoids (the raw TCP round trip of each I/O's bytes on these cores), and the
 gateway's latency minus the relay's is what the gateway adds beyond it. Both are printed per
@@ -48,6 +49,11 @@ from benchlib import free_port, precondition, proc_stat_cpu_s, wait_socket
 # latencies in us.
 Run = namedtuple("Run", "iops lat storage_cpu gw_cpu p50 gw_user gw_sys")
 
+PLACEMENT = {
+    "event": "event-driven, with the storage on core 0; perf busy on core 1",
+    "own": "event-driven alone on core 0; storage and perf --epoll on core 1",
+    "busy": "busy-polling alone on core 0; storage and perf --epoll on core 1",
+}
 STORAGE_NQN = "nqn.2026-12.io.nvfab:bench-storage"
 GW_NQN = "nqn.2026-12.io.nvfab:bench-gateway"
 
@@ -133,9 +139,10 @@ def gateway_config(storage_port, port):
 def run_mode(args, mode, loads, res):
     """One round of every workload in one placement (see the module's doc)."""
     busy = mode == "busy"
+    own_core = mode in ("own", "busy")     # the gateway alone on core 0
     with tempfile.TemporaryDirectory(prefix="nvfab-bench-gw-") as work:
         sport, gport = free_port(), free_port()
-        storage = start(args.build, storage_config(sport), work, "storage", False, 1 if busy else 0)
+        storage = start(args.build, storage_config(sport), work, "storage", False, 1 if own_core else 0)
         precondition(args.build, f"trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:{sport} subnqn:{STORAGE_NQN}")
         gateway = start(args.build, gateway_config(sport, gport), work, "gateway", busy, 0,
                         args.gateway_args.split())
@@ -161,7 +168,7 @@ def run_mode(args, mode, loads, res):
             for load in loads:
                 for path, port, nqn, gw in paths:
                     s0, g0 = cpu_s(storage.pid), proc_stat_cpu_s(gw.pid) if gw else (0, 0)
-                    iops, lat, p50 = perf(args.build, port, nqn, *load, args.secs, epoll=busy)
+                    iops, lat, p50 = perf(args.build, port, nqn, *load, args.secs, epoll=own_core)
                     s1, g1 = cpu_s(storage.pid), proc_stat_cpu_s(gw.pid) if gw else (0, 0)
                     ios = max(iops * args.secs, 1)
                     gu, gs = cpu_split_us(g0, g1, ios)
@@ -179,34 +186,39 @@ def plot(outdir, modes, loads, med):
     CPU per I/O, per mode."""
     import shutil
     os.makedirs(outdir, exist_ok=True)
-    relay = all(("event", load, "relay") in med for load in loads)
+    relayed = [m for m in modes if all((m, load, "relay") in med for load in loads)]
+    cols = [(m, "hop") for m in modes] + [(m, "cpu") for m in modes] + [(m, "relay") for m in relayed]
     dat = os.path.join(outdir, "gateway.dat")
     with open(dat, "w") as f:
-        f.write("# workload " + " ".join(f"{m}_hop_us {m}_gw_cpu_us" for m in modes) +
-                (" relay_hop_us" if relay else "") + "\n")
+        f.write("# workload " + " ".join(f"{m}_{what}_us" for m, what in cols) + "\n")
         for load in loads:
-            cols = []
-            for m in modes:
-                d, g = med[(m, load, "direct")], med[(m, load, "gateway")]
-                cols += [f"{g.p50 - d.p50:.2f}", f"{g.gw_cpu:.2f}"]
-            if relay:
-                cols.append(f"{med[('event', load, 'relay')].p50 - med[('event', load, 'direct')].p50:.2f}")
-            w, s, q = load
-            f.write(f"{w.replace('rand', '')}-{s // 1024}k-QD{q} " + " ".join(cols) + "\n")
-    # The hop is compared with the direct path on the same cores only in event mode (busy mode
-    # moves the storage next to the host), so only that mode's hop is drawn.
-    for name, col, ylabel, title, shown in (
-            ("gateway_hop", 0, "median latency added (us)",
-             "The hop per workload, event-driven on the storage's core", ["event"]),
-            ("gateway_cpu", 1, "gateway CPU time per forwarded I/O (us)",
-             "The gateway's CPU per forwarded I/O (event: its share; busy: its core)", modes)):
-        if not any(m in modes for m in shown):
+            vals = []
+            for m, what in cols:
+                d = med[(m, load, "direct")]
+                if what == "hop":
+                    vals.append(med[(m, load, "gateway")].p50 - d.p50)
+                elif what == "cpu":
+                    vals.append(med[(m, load, "gateway")].gw_cpu)
+                else:
+                    vals.append(med[(m, load, "relay")].p50 - d.p50)
+            w, sz, q = load
+            f.write(f"{w.replace('rand', '')}-{sz // 1024}k-QD{q} " + " ".join(f"{v:.2f}" for v in vals) + "\n")
+    column = {c: 2 + i for i, c in enumerate(cols)}
+    # Busy mode's hop is not drawn: its gateway spins on core 0 whether it forwards or not.
+    hop_modes = [m for m in modes if m != "busy"]
+    for name, what, ylabel, title, shown in (
+            ("gateway_hop", "hop", "median latency added (us)",
+             "The hop per workload, event-driven (gateway: " + ", ".join(hop_modes) + ")", hop_modes),
+            ("gateway_cpu", "cpu", "gateway CPU time per forwarded I/O (us)",
+             "The gateway's CPU per forwarded I/O (event, own: its share; busy: its core)", modes)):
+        if not shown:
             continue
         gp = os.path.join(outdir, name + ".gp")
-        series = ", ".join(f"'{dat}' using {2 + 2 * i + col}:xtic(1) title 'gateway ({m})'"
-                           for i, m in enumerate(modes) if m in shown)
-        if col == 0 and relay:
-            series += f", '{dat}' using {2 + 2 * len(modes)}:xtic(1) title 'byte relay (the floor)'"
+        series = []
+        for m in shown:     # each mode's gateway, then the relay in its place
+            series.append(f"'{dat}' using {column[(m, what)]}:xtic(1) title 'gateway ({m})'")
+            if what == "hop" and m in relayed:
+                series.append(f"'{dat}' using {column[(m, 'relay')]}:xtic(1) title 'byte relay ({m}): the floor'")
         with open(gp, "w") as f:
             f.write(f"""set terminal pngcairo size 900,480
 set output '{os.path.join(outdir, name + ".png")}'
@@ -216,9 +228,10 @@ set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set xtics rotate by -30
+set key below
 set logscale y
 set grid ytics
-plot {series}
+plot {", ".join(series)}
 """)
         if shutil.which("gnuplot"):
             subprocess.run(["gnuplot", gp], check=True)
@@ -226,22 +239,24 @@ plot {series}
             print(f"# gnuplot missing: {gp} not drawn")
 
 
-def print_over_relay(res, med, loads):
+def print_over_relay(res, med, loads, mode):
     """What the gateway adds beyond a byte relay's hop, paired by round (the machine's speed
     drifts between rounds more than the difference)."""
     print("# through a byte relay to the same storage (nvfab-floor relay, event-driven, core 0): "
-          "the relay's hop (relay minus direct), then the gateway's latency minus the relay's and "
-          "the gateway's CPU per I/O minus the relay's, per round and median (us)")
+          "the relay's hop (relay minus direct), then the gateway's latency minus the relay's, "
+          "the gateway's CPU per I/O minus the relay's, and the storage's CPU per I/O behind the "
+          "gateway minus behind the relay, per round and median (us)")
     for load in loads:
-        r, g = res[("event", load, "relay")], res[("event", load, "gateway")]
+        r, g = res[(mode, load, "relay")], res[(mode, load, "gateway")]
         name = f"{load[0]:10} {load[1] // 1024:4d}k QD{load[2]:<3d}"
-        hop = med[("event", load, "relay")].lat - med[("event", load, "direct")].lat
+        hop = med[(mode, load, "relay")].lat - med[(mode, load, "direct")].lat
         print(f"# {name} relay's hop: mean {hop:.1f}, p50 "
-              f"{med[('event', load, 'relay')].p50 - med[('event', load, 'direct')].p50:.1f}")
+              f"{med[(mode, load, 'relay')].p50 - med[(mode, load, 'direct')].p50:.1f}")
         for what, k in (("latency over the relay, mean", "lat"), ("latency over the relay, p50", "p50"),
-                        ("user CPU over the relay", "gw_user"), ("system CPU over the relay", "gw_sys")):
+                        ("user CPU over the relay", "gw_user"), ("system CPU over the relay", "gw_sys"),
+                        ("storage CPU over the relay's", "storage_cpu")):
             over = [getattr(x, k) - getattr(y, k) for x, y in zip(g, r)]
-            print(f"# {name} {what:29}: {' '.join(f'{x:5.1f}' for x in over)}; "
+            print(f"# {name} {what:30}: {' '.join(f'{x:5.1f}' for x in over)}; "
                   f"median {statistics.median(over):.1f}")
 
 
@@ -250,7 +265,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=3)
-    ap.add_argument("--modes", default="event", help="event, busy or event,busy")
+    ap.add_argument("--modes", default="event", help="a list of event, own, busy")
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--gateway-args", default="", help="more nvfabd options for the gateway")
     ap.add_argument("--compare-build", metavar="DIR",
@@ -260,8 +275,8 @@ def main():
                     help="SIZE:QD list (each run as random reads and random writes)")
     args = ap.parse_args()
     modes = args.modes.split(",")
-    if any(m not in ("event", "busy") for m in modes):
-        sys.exit("--modes: event, busy or both")
+    if not modes or any(m not in PLACEMENT for m in modes):
+        sys.exit("--modes: a list of event, own, busy")
     loads = []
     for item in args.loads.split(","):
         size, qd = item.split(":")
@@ -275,7 +290,7 @@ def main():
     print(f"# {' '.join(sys.argv)}")
     print(f"# {args.rounds} rounds of {args.secs} s, medians; gateway options: {args.gateway_args or '-'}")
     for mode in modes:
-        print(f"\n## gateway {'busy-polling alone on core 0; storage and perf --epoll on core 1' if mode == 'busy' else 'event-driven, with the storage on core 0; perf busy on core 1'}")
+        print(f"\n## gateway {PLACEMENT[mode]}")
         print(f"{'workload':10} {'size':>6} {'QD':>3} | {'direct IOPS':>11} {'lat us':>7} | {'gateway IOPS':>12} "
               f"{'lat us':>7} | {'hop us':>7} {'IOPS x':>6} | {'gw CPU us/IO':>12} {'storage CPU us/IO':>17}")
         for load in loads:
@@ -294,8 +309,8 @@ def main():
                       + " | ".join(f"{k} {statistics.median(getattr(o, k) - getattr(g, k) for o, g in pairs):+.2f}"
                                    for k in ("lat", "p50", "gw_user", "gw_sys"))
                       + f" | latency per round: {' '.join(f'{x:.1f}' for x in lat)}")
-        if args.floor and mode == "event":
-            print_over_relay(res, med, loads)
+        if args.floor and mode != "busy":
+            print_over_relay(res, med, loads, mode)
     if args.plot:
         plot(args.plot, modes, loads, med)
 

@@ -627,7 +627,7 @@ class Runner:
         mode = "busy" if busy else "event"
         # 4 KiB runs keep their old names; others say their size (a 128 KiB write: R2T, H2CData)
         sz = "" if size == 4096 else f"-{size // 1024}k"
-        label = f"{wl}{' ' + str(size // 1024) + 'k' if sz else ''} qd{qd}"
+        label = f"{wl} {size // 1024}k qd{qd}" if sz else f"{wl} qd{qd}"
         t = bl.Nvfabd(self.build, self.work, reactors=1, busy=busy, tag=f"nvfabd-sys-{mode}")
         try:
             out_t = os.path.join(self.work, f"syscalls-target-{mode}-{wl}{sz}-q{qd}.csv")

@@ -9,9 +9,8 @@
  * Data of large PDUs is read from the socket straight into the destination buffers, after a
  * read of their header. When the consumer foretold the PDUs (tcp_rx_ops.guess), one read does
  * it all, for small PDUs too: it scatters each expected header into staging and its data into
- * the expected buffers,
- * and the machine checks each header against the guess before anything runs on it; where a
- * guess was wrong, the bytes are moved back into staging and read as usual.
+ * the expected buffers, and the machine checks each header against the guess before anything
+ * runs on it; where a guess was wrong, the bytes are moved back into staging and read as usual.
  */
 #ifndef NVFAB_TCP_RX_H
 #define NVFAB_TCP_RX_H

@@ -79,6 +79,7 @@ struct tcp_qpair {
 	bool migrating;
 	uint32_t last_icd_len;      /* in-capsule data of the last command that had some */
 	struct tcp_req *r2t_req;    /* the last request an R2T went out for (its H2CData is foretold) */
+	bool h2c_split;             /* the host sends H2CData smaller than MAXH2CDATA: foretell none */
 	struct tgt_req *connect_req;
 	struct tgt_reactor *target_reactor;
 	struct list_node link;      /* owner's list, for shutdown */
@@ -495,6 +496,10 @@ static int tcp_on_h2c_header(struct tcp_qpair *tq, struct tcp_rx *rx)
 	if (d->datao != tr->h2c_received || d->datal > tr->req.data_len - d->datao)
 		return tcp_rx_fail(rx, NVME_TCP_FES_DATA_OUT_OF_RANGE,
 				   offsetof(struct nvme_tcp_data_hdr, datao), "H2CData outside the R2T");
+	/* A first PDU shorter than the R2T and MAXH2CDATA allow: this host cuts its data in
+	 * pieces we cannot foretell, and a wrong guess costs a copy. */
+	if (d->datao == 0 && d->datal < tr->req.data_len && d->datal < rx->lim.max_h2c_data)
+		tq->h2c_split = true;
 	tq->rx_req = tr;
 	iov.iov_base = (uint8_t *)tr->req.iov[0].iov_base + d->datao;
 	iov.iov_len = d->datal;
@@ -598,15 +603,15 @@ static int tcp_rx_on_pdu(void *ctx, struct tcp_rx *rx, bool ddgst_ok)
  * first H2CData, and the read puts that PDU's data in place (a 128 KiB write: one system call
  * rather than one for the header and one for the data). With more commands outstanding,
  * another command may come first, and the data a wrong guess put in the buffer would have to
- * be copied back: no guess then.
+ * be copied back: no guess then; nor for a host seen to cut its data into smaller PDUs.
  */
 static bool tcp_rx_guess_h2c(struct tcp_qpair *tq, struct tcp_rx *rx)
 {
 	struct tcp_req *tr = tq->r2t_req;
 	uint32_t len;
 
-	if (!tr || tq->busy != 1 || !tr->awaiting_h2c || tr->h2c_received || tr->pdus_out ||
-	    tr->req.iovcnt < 1)
+	if (!tr || tq->h2c_split || tq->busy != 1 || !tr->awaiting_h2c || tr->h2c_received ||
+	    tr->pdus_out || tr->req.iovcnt < 1)
 		return false;
 	len = tr->req.data_len < rx->lim.max_h2c_data ? tr->req.data_len : rx->lim.max_h2c_data;
 	if (tr->req.iov[0].iov_len < len)

@@ -313,7 +313,7 @@ static bool rx_grow_staging(struct tcp_rx *rx)
 {
 	uint8_t *bigger;
 
-	if (rx->staging_size >= TCP_RX_STAGING_MAX || rx->tail != 0)
+	if (rx->tail != 0)
 		return false;
 	bigger = malloc(TCP_RX_STAGING_MAX);
 	if (!bigger)
@@ -330,6 +330,7 @@ bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const str
 	struct tcp_rx_guess *n = &rx->guess[rx->nguess];
 	uint32_t hdr = g->hlen + (rx->lim.hdgst ? NVME_TCP_DIGEST_LEN : 0);
 	uint32_t trail = rx->lim.ddgst ? NVME_TCP_DIGEST_LEN : 0, at = rx->guess_base;
+	uint64_t need;          /* staging the stream takes, should the guess be wrong */
 	size_t total = 0;
 
 	if (rx->nguess) {
@@ -340,10 +341,8 @@ bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const str
 	if (rx->nguess >= (rx->guess_want ? rx->guess_want : 1) || iovcnt <= 0 ||
 	    rx->nguess_iov + iovcnt > TCP_RX_GUESS_IOV || g->len == 0)
 		return false;
-	/* room for the whole stream in staging, should the guess be wrong */
-	if ((uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > rx->staging_size &&
-	    ((uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ > TCP_RX_STAGING_MAX ||
-	     !rx_grow_staging(rx)))
+	need = (uint64_t)at + hdr + g->len + trail + TCP_RX_SMALL_READ;
+	if (need > rx->staging_size && (need > TCP_RX_STAGING_MAX || !rx_grow_staging(rx)))
 		return false;
 	for (int i = 0; i < iovcnt; i++) {
 		if (guess_overlaps(rx, &iov[i]))

@@ -3,6 +3,7 @@ exact (and exactly wrong) bytes to nvfabd: malformed PDUs, odd sequences, slow s
 It is not a model of a good host; libnvfab is. Only loopback addresses are used."""
 import socket
 import struct
+import time
 import zlib
 
 PDU_ICREQ, PDU_ICRESP, PDU_H2C_TERM, PDU_C2H_TERM = 0, 1, 2, 3
@@ -191,7 +192,9 @@ class Conn:
         self.send(self.capsule(self.sqe(0x09, cid, cdw10=fid, cdw11=value)))
         return self.wait_completion(cid)
 
-    def write(self, nsid, slba, data, block=4096, in_capsule=None):
+    def write(self, nsid, slba, data, block=4096, in_capsule=None, chunk=None, pause=None):
+        """chunk: H2CData payload size (default MAXH2CDATA); pause: seconds between the PDUs
+        (default: all of them in one send)."""
         cid = self.next_cid()
         nlb = len(data) // block
         if in_capsule is None:
@@ -205,12 +208,19 @@ class Conn:
         if r[0] != "R2T":
             return r
         _, cccid, ttag, r2to, r2tl = r
-        chunk = self.maxh2cdata
+        chunk = chunk or self.maxh2cdata
         off = r2to
+        pdus = []
         while off < r2to + r2tl:
             n = min(chunk, r2to + r2tl - off)
-            self.send(self.h2c_data(cccid, ttag, off, data[off:off + n], last=off + n == r2to + r2tl))
+            pdus.append(self.h2c_data(cccid, ttag, off, data[off:off + n], last=off + n == r2to + r2tl))
             off += n
+        if pause is None:
+            self.send(b"".join(pdus))
+        else:
+            for pdu in pdus:
+                self.send(pdu)
+                time.sleep(pause)
         return self.wait_completion(cid)
 
     def read(self, nsid, slba, length, block=4096):

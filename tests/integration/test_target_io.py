@@ -73,6 +73,33 @@ def test_write_read_compare(tmp_path, kind, bs, digests):
             os.unlink(t.image)
 
 
+@pytest.mark.parametrize("digests", [False, True], ids=["nodigest", "digest"])
+def test_write_data_in_smaller_pdus(tmp_path, digests):
+    """A lone write's H2CData is foretold to be one PDU of min(R2T, MAXH2CDATA) bytes. A host
+    that cuts the data into smaller PDUs proves that guess wrong: what the read put in the
+    buffer beyond the first PDU is taken back and parsed, and the connection is foretold no
+    H2CData after. On a new connection each time (the first write is the wrong guess), with the
+    PDUs arriving together or one by one, every write reads back, and so do the next ones."""
+    t = start(tmp_path, "ram", 4096)
+    try:
+        cases = [(131072, 16384, None), (131072, 16384, 0.02), (65536, 12288, 0.01),
+                 (131072, 4096, None), (131072, 65536, 0.02)]
+        for i, (size, chunk, pause) in enumerate(cases):
+            admin, io, _ = n.connect_io(t.port, harness.SUBNQN, digests, digests)
+            for j, (wchunk, wpause) in enumerate(((chunk, pause), (chunk, None), (None, None))):
+                data = os.urandom(size)
+                slba = 64 * (3 * i + j)
+                st, _ = io.write(1, slba, data, chunk=wchunk, pause=wpause)
+                assert st == 0, f"case {i} write {j}: {st:#x}"
+                st, back = io.read(1, slba, size)
+                assert st == 0 and back == data, \
+                    f"case {i} write {j} ({size} bytes in PDUs of {wchunk}) read back wrong"
+            admin.close()
+            io.close()
+    finally:
+        assert t.stop() == 0, t.read_log()[-3000:]
+
+
 def test_tmpfs_file_truncated_under_a_mapped_namespace(tmp_path):
     """A memory-backed file is served from a mapping. If another process shrinks the file, reads
     of the lost part cannot be served: without digests (sent from the mapping) the connection

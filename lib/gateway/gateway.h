@@ -99,12 +99,22 @@ struct gw_ctrlr {
 /* The control loop: bdevs are registered and removed there. */
 void gw_init(struct evloop *control);
 
-/* Connects and registers one bdev per active namespace. On failure *err says why (for the RPC
- * reply) and nothing stays registered. */
-int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err, size_t errlen);
-/* Another path to an attached controller's subsystem (checked: same namespaces). */
-int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, size_t errlen);
-/* Disconnects and connects again (bdev_nvme_reset_controller); held I/O is resent. */
+/* The secrets' material, in opts for a connection only: libnvfab keeps its own parsed copy. */
+void gw_params_wipe_secrets(struct gw_attach_params *p);
+/* Registers one bdev per active namespace of a controller whose connection
+ * (nvfab_ctrlr_connect(), made on any thread) it takes; when that is NULL, reports nerr. On
+ * failure *err says why (for the RPC reply) and nothing stays registered or connected. */
+int gw_attach_connected(const struct gw_attach_params *p, struct nvfab_ctrlr *ctrlr,
+			const struct nvfab_error *nerr, struct gw_ctrlr **out, char *err,
+			size_t errlen);
+/* Another path to an attached controller's subsystem (checked: same namespaces): the check
+ * and the record on the control loop, the connection between them on any thread. */
+int gw_add_path_check(const struct gw_ctrlr *c, char *err, size_t errlen);
+int gw_add_path_connect(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err,
+			size_t errlen);
+void gw_add_path_record(struct gw_ctrlr *c, const struct nvfab_trid *trid);
+/* Disconnects and connects again (bdev_nvme_reset_controller); held I/O is resent. Any
+ * thread (one at a time per controller). */
 int gw_reset(struct gw_ctrlr *c);
 /* -ENODEV (no such controller), -EBUSY (one of its bdevs is in a subsystem), or 0. With a
  * path (trid not NULL) only that path goes: -ENOENT when it is not one, -EBUSY when in use;
@@ -116,6 +126,24 @@ struct gw_ctrlr *gw_next(struct gw_ctrlr *c);
 /* Shutdown, after tgt_fini(): reactors (and their channels) are gone, subsystems released the
  * bdevs. Disconnects every controller. */
 void gw_fini(void);
+
+/* ---- tasks: work that waits on a backend, off the control loop (gateway_task.c) ---- */
+struct gw_task {
+	char name[GW_NAME_MAX];     /* the controller it is for: one task per name at a time */
+	void (*work)(struct gw_task *t);                /* on the task's own thread */
+	void (*done)(struct gw_task *t, bool stopping); /* then on the control loop, or, with
+							 * stopping, at gw_fini(); frees t */
+	pthread_t thread;
+	atomic_bool finished;
+	struct list_node link;
+};
+int gw_tasks_init(struct evloop *control);
+/* 0, or -errno when no thread could be started (then nothing of t was run). */
+int gw_task_start(struct gw_task *t);
+/* A task for this controller name is under way. */
+bool gw_task_busy(const char *name);
+/* Shutdown: waits for each task and ends it with stopping set. */
+void gw_tasks_fini(void);
 
 /* ---- data path (gateway_io.c) ---- */
 struct bdev_channel *gw_channel_create(struct bdev *bdev, struct evloop *loop);

@@ -40,6 +40,12 @@ static const struct bdev_ops gw_ns_ops = {
 
 void gw_init(struct evloop *control)
 {
+	int rc = gw_tasks_init(control);
+
+	/* Without tasks, attaching and resetting run on the control loop, as a batch call does. */
+	if (rc)
+		log_warn("gateway: no task wake-up (%s): attaches will hold the control loop",
+			 strerror(-rc));
 	g_control = control;
 	evloop_timer_start(control, &g_ns_timer, GW_NS_SYNC_MS, GW_NS_SYNC_MS, gw_ns_sync_all, NULL);
 }
@@ -276,37 +282,42 @@ static void gw_ctrlr_release(struct gw_ctrlr *c)
 		bdev_remove(&ns[i]->bdev); /* the last destroy frees c */
 }
 
-int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err, size_t errlen)
+void gw_params_wipe_secrets(struct gw_attach_params *p)
 {
-	struct nvfab_error nerr;
+	OPENSSL_cleanse(p->opts.dhchap_secret, sizeof(p->opts.dhchap_secret));
+	OPENSSL_cleanse(p->opts.dhchap_ctrl_secret, sizeof(p->opts.dhchap_ctrl_secret));
+	OPENSSL_cleanse(p->opts.tls_psk, sizeof(p->opts.tls_psk));
+}
+
+int gw_attach_connected(const struct gw_attach_params *p, struct nvfab_ctrlr *ctrlr,
+			const struct nvfab_error *nerr, struct gw_ctrlr **out, char *err,
+			size_t errlen)
+{
 	struct gw_ctrlr *c;
 	const struct nvfab_ns *ns;
 	int rc;
 
+	if (!ctrlr) {
+		snprintf(err, errlen, "cannot attach %s to %s:%s (%s): %s", p->name, p->trid.traddr,
+			 p->trid.trsvcid, p->trid.subnqn, nerr->msg);
+		return nerr->err ? nerr->err : -EIO;
+	}
 	if (gw_lookup(p->name)) {
+		nvfab_ctrlr_disconnect(ctrlr);
 		snprintf(err, errlen, "a controller named %s is already attached", p->name);
 		return -EEXIST;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		nvfab_ctrlr_disconnect(ctrlr);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->params = *p;
+	c->ctrlr = ctrlr;
 	list_init(&c->link);
 	pthread_mutex_init(&c->queues_lock, NULL);
-	c->ctrlr = nvfab_ctrlr_connect(&p->trid, &p->opts, &nerr);
-	/* libnvfab keeps its own parsed copy of the secrets; this one is not needed again. */
-	OPENSSL_cleanse(c->params.opts.dhchap_secret, sizeof(c->params.opts.dhchap_secret));
-	OPENSSL_cleanse(c->params.opts.dhchap_ctrl_secret, sizeof(c->params.opts.dhchap_ctrl_secret));
-	OPENSSL_cleanse(c->params.opts.tls_psk, sizeof(c->params.opts.tls_psk));
-	if (!c->ctrlr) {
-		snprintf(err, errlen, "cannot attach %s to %s:%s (%s): %s", p->name, p->trid.traddr,
-			 p->trid.trsvcid, p->trid.subnqn, nerr.msg);
-		pthread_mutex_destroy(&c->queues_lock);
-		free(c);
-		return nerr.err ? nerr.err : -EIO;
-	}
+	gw_params_wipe_secrets(&c->params);
 	if (nvfab_ctrlr_is_discovery(c->ctrlr)) {
 		snprintf(err, errlen, "%s is a discovery controller: give the subsystem's NQN",
 			 p->trid.subnqn[0] ? p->trid.subnqn : "the target");
@@ -345,26 +356,33 @@ int gw_attach(const struct gw_attach_params *p, struct gw_ctrlr **out, char *err
 	return 0;
 }
 
-int gw_add_path(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err, size_t errlen)
+int gw_add_path_check(const struct gw_ctrlr *c, char *err, size_t errlen)
 {
-	struct nvfab_error nerr;
-	int rc;
-
 	if (c->nextra == NVFAB_MAX_PATHS - 1) {
 		snprintf(err, errlen, "%s has its maximum of %d paths", c->params.name,
 			 NVFAB_MAX_PATHS);
 		return -ENOSPC;
 	}
-	rc = nvfab_ctrlr_add_path(c->ctrlr, trid, &nerr);
-	if (rc) {
+	return 0;
+}
+
+int gw_add_path_connect(struct gw_ctrlr *c, const struct nvfab_trid *trid, char *err,
+			size_t errlen)
+{
+	struct nvfab_error nerr;
+	int rc = nvfab_ctrlr_add_path(c->ctrlr, trid, &nerr);
+
+	if (rc)
 		snprintf(err, errlen, "cannot add %s:%s as a path of %s: %s", trid->traddr,
 			 trid->trsvcid, c->params.name, nerr.msg);
-		return rc;
-	}
+	return rc;
+}
+
+void gw_add_path_record(struct gw_ctrlr *c, const struct nvfab_trid *trid)
+{
 	c->extra_paths[c->nextra++] = *trid;
 	log_notice("gateway %s: path %s:%s added (%u paths; failover)", c->params.name,
 		   trid->traddr, trid->trsvcid, nvfab_ctrlr_num_paths(c->ctrlr));
-	return 0;
 }
 
 int gw_reset(struct gw_ctrlr *c)
@@ -431,6 +449,7 @@ int gw_detach(const char *name, const struct nvfab_trid *path)
 
 void gw_fini(void)
 {
+	gw_tasks_fini(); /* before the controllers: a task may be working on one */
 	g_control = NULL; /* gone, with its timers */
 	while (!list_empty(&g_ctrlrs)) {
 		struct gw_ctrlr *c = list_entry(g_ctrlrs.next, struct gw_ctrlr, link);

@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <openssl/crypto.h>
 
 #include "auth/dhchap.h"
 #include "gateway/gateway.h"
@@ -340,6 +340,119 @@ static bool gw_mode_is(const char *mode, const char *want)
 }
 
 /*
+ * Calls that wait on a backend (attach, another path, reset) are answered later: the control
+ * loop serves hosts and other RPCs while a task connects (gateway_task.c). A call that cannot
+ * wait (in a batch, from the configuration) or a task that cannot start runs it all now.
+ */
+enum gw_rpc_task_kind { GW_RPC_ATTACH, GW_RPC_ADD_PATH, GW_RPC_RESET };
+
+struct gw_rpc_task {
+	struct gw_task task;
+	enum gw_rpc_task_kind kind;
+	struct rpc_request *req;
+	struct gw_attach_params p;      /* attach, add path; secrets wiped once connected */
+	struct gw_ctrlr *c;             /* add path, reset (detach waits for the task) */
+	struct nvfab_ctrlr *ctrlr;      /* attach: the connection made */
+	struct nvfab_error nerr;
+	char err[600];
+	int rc;
+};
+
+static void gw_rpc_reply_names(struct rpc_request *req, const struct gw_ctrlr *c)
+{
+	struct json_object *names = json_object_new_array();
+
+	for (uint32_t i = 0; i < c->nns; i++)
+		json_object_array_add(names, json_object_new_string(c->ns[i]->bdev.name));
+	rpc_reply(req, names);
+}
+
+/* On the task's thread: the waiting part. */
+static void gw_rpc_task_work(struct gw_task *task)
+{
+	struct gw_rpc_task *t = (struct gw_rpc_task *)task;
+
+	switch (t->kind) {
+	case GW_RPC_ATTACH:
+		t->ctrlr = nvfab_ctrlr_connect(&t->p.trid, &t->p.opts, &t->nerr);
+		break;
+	case GW_RPC_ADD_PATH:
+		t->rc = gw_add_path_connect(t->c, &t->p.trid, t->err, sizeof(t->err));
+		break;
+	case GW_RPC_RESET:
+		t->rc = gw_reset(t->c);
+		break;
+	}
+	gw_params_wipe_secrets(&t->p);
+}
+
+/* On the control loop: the rest, and the answer. */
+static void gw_rpc_task_done(struct gw_task *task, bool stopping)
+{
+	struct gw_rpc_task *t = (struct gw_rpc_task *)task;
+	struct gw_ctrlr *c;
+
+	if (stopping) {
+		if (t->ctrlr)
+			nvfab_ctrlr_disconnect(t->ctrlr);
+		rpc_reply_error(t->req, -ESHUTDOWN, "%s: nvfabd is stopping", t->p.name);
+	} else if (t->kind == GW_RPC_ATTACH) {
+		t->rc = gw_attach_connected(&t->p, t->ctrlr, &t->nerr, &c, t->err, sizeof(t->err));
+		if (t->rc)
+			rpc_reply_error(t->req, t->rc, "%s", t->err);
+		else
+			gw_rpc_reply_names(t->req, c);
+	} else if (t->kind == GW_RPC_ADD_PATH) {
+		if (t->rc) {
+			rpc_reply_error(t->req, t->rc, "%s", t->err);
+		} else {
+			gw_add_path_record(t->c, &t->p.trid);
+			rpc_reply(t->req, json_object_new_array());
+		}
+	} else if (t->rc) {
+		rpc_reply_error(t->req, t->rc, "reset of %s: not connected again yet (%s); "
+				"reconnecting goes on", t->p.name, strerror(-t->rc));
+	} else {
+		rpc_reply_bool(t->req, true);
+	}
+	free(t);
+}
+
+static void gw_rpc_run_task(struct rpc_request *req, enum gw_rpc_task_kind kind,
+			    const struct gw_attach_params *p, struct gw_ctrlr *c)
+{
+	struct gw_rpc_task *t = calloc(1, sizeof(*t));
+	struct rpc_request *later;
+
+	if (!t) {
+		rpc_reply_error(req, -ENOMEM, "%s: out of memory", p->name);
+		return;
+	}
+	t->kind = kind;
+	t->p = *p;
+	t->c = c;
+	snprintf(t->task.name, sizeof(t->task.name), "%s", p->name);
+	t->task.work = gw_rpc_task_work;
+	t->task.done = gw_rpc_task_done;
+	later = rpc_defer(req);
+	t->req = later ? later : req;
+	if (!later || gw_task_start(&t->task)) {
+		gw_rpc_task_work(&t->task);
+		gw_rpc_task_done(&t->task, false);
+	}
+}
+
+/* Detach and reset wait for a task of the same name; so does another attach. */
+static bool gw_rpc_refuse_busy(struct rpc_request *req, const char *name)
+{
+	if (!gw_task_busy(name))
+		return false;
+	rpc_reply_error(req, -EBUSY, "%s: an attach, path or reset of %s is under way; try again "
+			"when it is answered", strerror(EBUSY), name);
+	return true;
+}
+
+/*
  * The attach call for a name that exists: another path to the same subsystem, checked as
  * SPDK checks it (then served as failover: one path at a time). Replies [] (no new bdevs).
  */
@@ -382,12 +495,12 @@ static void gw_rpc_add_path(struct rpc_request *req, struct gw_ctrlr *c,
 				"different hostnqn (%s)", p->name, hostnqn);
 		return;
 	}
-	rc = gw_add_path(c, &p->trid, err, sizeof(err));
+	rc = gw_add_path_check(c, err, sizeof(err));
 	if (rc) {
 		rpc_reply_error(req, rc, "%s", err);
 		return;
 	}
-	rpc_reply(req, json_object_new_array());
+	gw_rpc_run_task(req, GW_RPC_ADD_PATH, p, c);
 }
 
 static void gw_rpc_attach(struct rpc_request *req, struct json_object *params)
@@ -395,31 +508,19 @@ static void gw_rpc_attach(struct rpc_request *req, struct json_object *params)
 	struct gw_rpc_attach a = {{0}};
 	struct gw_attach_params p;
 	struct gw_ctrlr *c;
-	struct json_object *names;
-	char err[512];
-	int rc;
 
 	if (RPC_DECODE(req, params, gw_rpc_attach_params, &a))
 		return;
-	rc = gw_rpc_params(req, &a, &p);
-	if (!rc) {
-		c = gw_lookup(p.name);
-		if (c) {
-			gw_rpc_add_path(req, c, &p);
-			rc = 1;         /* replied */
-		} else {
-			rc = gw_attach(&p, &c, err, sizeof(err));
-			if (rc)
-				rpc_reply_error(req, rc == -EEXIST ? -EEXIST : rc, "%s", err);
-		}
-	}
-	OPENSSL_cleanse(&p.opts, sizeof(p.opts));   /* it held the secrets */
-	if (rc)
+	if (gw_rpc_params(req, &a, &p))
 		return;
-	names = json_object_new_array();
-	for (uint32_t i = 0; i < c->nns; i++)
-		json_object_array_add(names, json_object_new_string(c->ns[i]->bdev.name));
-	rpc_reply(req, names);
+	if (!gw_rpc_refuse_busy(req, p.name)) {
+		c = gw_lookup(p.name);
+		if (c)
+			gw_rpc_add_path(req, c, &p);
+		else
+			gw_rpc_run_task(req, GW_RPC_ATTACH, &p, NULL);
+	}
+	gw_params_wipe_secrets(&p);
 }
 
 struct gw_rpc_name {
@@ -459,6 +560,8 @@ static void gw_rpc_detach(struct rpc_request *req, struct json_object *params)
 	int rc;
 
 	if (RPC_DECODE(req, params, gw_rpc_detach_params, &d))
+		return;
+	if (gw_rpc_refuse_busy(req, d.name))
 		return;
 	c = gw_lookup(d.name);
 	if (!c) {
@@ -500,10 +603,12 @@ static const struct rpc_param gw_rpc_reset_params[] = {
 static void gw_rpc_reset(struct rpc_request *req, struct json_object *params)
 {
 	struct gw_rpc_reset r = {{0}};
+	struct gw_attach_params p = {{0}};
 	struct gw_ctrlr *c;
-	int rc;
 
 	if (RPC_DECODE(req, params, gw_rpc_reset_params, &r))
+		return;
+	if (gw_rpc_refuse_busy(req, r.name))
 		return;
 	c = gw_lookup(r.name);
 	if (!c || (r.has_cntlid && r.cntlid != nvfab_ctrlr_cntlid(c->ctrlr))) {
@@ -511,12 +616,8 @@ static void gw_rpc_reset(struct rpc_request *req, struct json_object *params)
 				r.has_cntlid ? " with that cntlid" : "");
 		return;
 	}
-	rc = gw_reset(c);
-	if (rc)
-		rpc_reply_error(req, rc, "reset of %s: not connected again yet (%s); reconnecting "
-				"goes on", r.name, strerror(-rc));
-	else
-		rpc_reply_bool(req, true);
+	snprintf(p.name, sizeof(p.name), "%s", r.name);
+	gw_rpc_run_task(req, GW_RPC_RESET, &p, c);
 }
 
 static const struct rpc_param gw_rpc_get_params[] = {

@@ -3,8 +3,9 @@
  * result shapes so that SPDK's scripts/rpc.py works against nvfabd unchanged.
  *
  * Everything here runs on the control thread. A method handler decodes its params, applies the
- * change completely or not at all, and answers exactly once with rpc_reply*() before it
- * returns (the control thread owns all state that methods touch, so none needs to wait).
+ * change completely or not at all, and answers exactly once with rpc_reply*(): before it
+ * returns (the control thread owns all state that methods touch), or, for work that waits on
+ * something slow (a connection to another target), later, through rpc_defer().
  *
  * The configuration file (SPDK's JSON format: {"subsystems":[{"subsystem":"bdev","config":
  * [{"method":...,"params":...}]}, ...]}) is a list of RPC calls replayed through the same
@@ -34,6 +35,16 @@ typedef void (*rpc_method_fn)(struct rpc_request *req, struct json_object *param
 
 /* Called at start-up (before the server or config loader runs). name must be static. */
 void rpc_register_method(const char *name, rpc_method_fn fn);
+
+/*
+ * Takes the call out of its handler, to be answered later on the control thread, exactly once,
+ * with rpc_reply*() on the handle returned (valid until then). Meanwhile the control thread
+ * goes on serving everything else; the client's connection waits for this answer before it
+ * reads its next request. NULL when the call cannot wait (a batch element, the configuration
+ * loader, rpc_call_local(), no memory): the handler then answers now, as usual. Method names
+ * and parameters are not kept: copy what the answer needs.
+ */
+struct rpc_request *rpc_defer(struct rpc_request *req);
 
 /* Takes ownership of result (NULL means JSON null). */
 void rpc_reply(struct rpc_request *req, struct json_object *result);

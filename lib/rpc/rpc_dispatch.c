@@ -101,24 +101,49 @@ void rpc_registry_clear(void)
 	rpc_config_writers_clear();
 }
 
-/* Runs a handler and guarantees that the request is answered exactly once. */
+/*
+ * Runs a handler and guarantees that the call is answered exactly once: returns the answer's
+ * body, or NULL when the handler deferred it (req->later answers on its own, later).
+ */
+static struct json_object *rpc_run(struct rpc_request *req, struct json_object *params)
+{
+	rpc_method_fn fn = rpc_lookup(req->method);
+	struct rpc_request *later;
+
+	if (!fn) {
+		rpc_reply_error(req, RPC_ERROR_METHOD_NOT_FOUND, "%s",
+				rpc_error_text(RPC_ERROR_METHOD_NOT_FOUND));
+		return req->body;
+	}
+	req->in_handler = true;
+	fn(req, params);
+	req->in_handler = false;
+	later = req->later;
+	if (later) {
+		struct json_object *body = later->body;
+
+		later->in_handler = false;
+		if (!body)
+			return NULL;
+		/* Answered before its handler returned: that is the answer now. */
+		later->body = NULL;
+		rpc_defer_sink_gone(later->sink);
+		rpc_deferred_free(later);
+		return body;
+	}
+	if (!req->body) {
+		log_error("rpc: method %s returned without replying", req->method);
+		rpc_reply_error(req, RPC_ERROR_INTERNAL_ERROR, "%s",
+				rpc_error_text(RPC_ERROR_INTERNAL_ERROR));
+	}
+	return req->body;
+}
+
 struct json_object *rpc_call_local(const char *method, struct json_object *params)
 {
 	struct rpc_request req = {.method = method};
-	rpc_method_fn fn = rpc_lookup(method);
 
-	if (!fn) {
-		rpc_reply_error(&req, RPC_ERROR_METHOD_NOT_FOUND, "%s",
-				rpc_error_text(RPC_ERROR_METHOD_NOT_FOUND));
-		return req.body;
-	}
-	fn(&req, params);
-	if (!req.body) {
-		log_error("rpc: method %s returned without replying", method);
-		rpc_reply_error(&req, RPC_ERROR_INTERNAL_ERROR, "%s",
-				rpc_error_text(RPC_ERROR_INTERNAL_ERROR));
-	}
-	return req.body;
+	return rpc_run(&req, params);
 }
 
 /* Wraps a body ({"result"} or {"error"}) into the response envelope; takes body, borrows id. */
@@ -201,22 +226,88 @@ static bool rpc_valid_request(struct json_object *req, struct json_object **id,
 	return ok;
 }
 
-static struct json_object *rpc_dispatch_one(struct json_object *req)
+/* The response to send for an answer's body (taken), or NULL: a notification's result. */
+static struct json_object *rpc_response(struct json_object *id, struct json_object *body)
 {
-	struct json_object *id, *params, *body;
-	const char *method = NULL;
-
-	if (!rpc_valid_request(req, &id, &method, &params)) {
-		log_info("rpc: invalid request");
-		return rpc_envelope(id, rpc_error_body(RPC_ERROR_INVALID_REQUEST,
-						       rpc_error_text(RPC_ERROR_INVALID_REQUEST)));
-	}
-	body = rpc_call_local(method, params);
 	if (!id && json_object_object_get_ex(body, "result", NULL)) {
 		json_object_put(body); /* notification: nothing to send on success */
 		return NULL;
 	}
 	return rpc_envelope(id, body);
+}
+
+static struct json_object *rpc_dispatch_one(struct json_object *value, struct rpc_defer_sink *sink)
+{
+	struct json_object *id, *params, *body;
+	const char *method = NULL;
+	struct rpc_request req = {.sink = sink};
+
+	if (!rpc_valid_request(value, &id, &method, &params)) {
+		log_info("rpc: invalid request");
+		return rpc_envelope(id, rpc_error_body(RPC_ERROR_INVALID_REQUEST,
+						       rpc_error_text(RPC_ERROR_INVALID_REQUEST)));
+	}
+	req.method = method;
+	req.id = id;
+	body = rpc_run(&req, params);
+	if (!body && req.later)
+		return NULL; /* deferred: sink->pending says so */
+	return rpc_response(id, body);
+}
+
+struct rpc_request *rpc_defer(struct rpc_request *req)
+{
+	struct rpc_request *d;
+
+	if (!req->sink || req->deferred || req->later || req->body || !req->in_handler)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->method = strdup(req->method))) {
+		free(d);
+		return NULL;
+	}
+	d->id = json_object_get(req->id); /* the parsed request goes when the handler returns */
+	d->sink = req->sink;
+	d->deferred = true;
+	d->in_handler = true;
+	req->later = d;
+	req->sink->pending = d;
+	return d;
+}
+
+void rpc_deferred_free(struct rpc_request *d)
+{
+	json_object_put(d->id);
+	json_object_put(d->body);
+	free((char *)d->method);
+	free(d);
+}
+
+void rpc_deferred_answered(struct rpc_request *d)
+{
+	struct rpc_defer_sink *sink = d->sink;
+	struct json_object *resp;
+
+	if (d->in_handler)
+		return; /* rpc_run() takes the answer as the handler's own */
+	resp = rpc_response(d->id, d->body);
+	d->body = NULL;
+	if (sink) {
+		sink->pending = NULL;
+		sink->deliver(sink, resp);
+	} else {
+		log_info("rpc: %s answered after its client left", d->method);
+		json_object_put(resp);
+	}
+	rpc_deferred_free(d);
+}
+
+void rpc_defer_sink_gone(struct rpc_defer_sink *sink)
+{
+	if (sink && sink->pending) {
+		sink->pending->sink = NULL;
+		sink->pending = NULL;
+	}
 }
 
 static struct json_object *rpc_dispatch_batch(struct json_object *batch)
@@ -228,7 +319,8 @@ static struct json_object *rpc_dispatch_batch(struct json_object *batch)
 		return rpc_error_response(RPC_ERROR_INVALID_REQUEST);
 	replies = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *r = rpc_dispatch_one(json_object_array_get_idx(batch, i));
+		/* A batch is answered as one array: none of its calls can wait. */
+		struct json_object *r = rpc_dispatch_one(json_object_array_get_idx(batch, i), NULL);
 
 		if (r)
 			json_object_array_add(replies, r);
@@ -240,9 +332,9 @@ static struct json_object *rpc_dispatch_batch(struct json_object *batch)
 	return replies;
 }
 
-struct json_object *rpc_dispatch_value(struct json_object *value)
+struct json_object *rpc_dispatch_value(struct json_object *value, struct rpc_defer_sink *sink)
 {
 	if (json_object_is_type(value, json_type_array))
 		return rpc_dispatch_batch(value);
-	return rpc_dispatch_one(value);
+	return rpc_dispatch_one(value, sink);
 }

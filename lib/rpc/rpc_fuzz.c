@@ -23,7 +23,7 @@ int rpc_fuzz_one(const uint8_t *data, size_t len)
 		if (rc < 0)
 			resp = rpc_error_response(RPC_ERROR_PARSE_ERROR);
 		else if (rc == 1)
-			resp = rpc_dispatch_value(value);
+			resp = rpc_dispatch_value(value, NULL);
 		else
 			break;
 		json_object_put(value);

@@ -29,7 +29,31 @@ struct rpc_request {
 	const char *method;
 	/* The reply under construction: {"result":...} or {"error":{...}}; NULL until answered. */
 	struct json_object *body;
+	/* Where a deferred answer goes (the client's connection); NULL: this call cannot wait
+	 * (a batch element, the configuration loader), or its client has gone. */
+	struct rpc_defer_sink *sink;
+	struct json_object *id;     /* the request's id (a reference, in a deferred call) */
+	struct rpc_request *later;  /* set by rpc_defer(): the call that answers later */
+	bool deferred;              /* this is such a call (heap-allocated, method copied) */
+	bool in_handler;            /* its handler has not returned yet */
 };
+
+/*
+ * A client connection that can wait for a deferred answer. While `pending` is set it reads
+ * no further requests, so its answers keep their order. deliver() runs on the control thread
+ * when the call is answered, with the response to send (it takes it), or NULL when nothing is
+ * to be sent (a notification's result).
+ */
+struct rpc_defer_sink {
+	void (*deliver)(struct rpc_defer_sink *sink, struct json_object *resp);
+	struct rpc_request *pending;
+};
+/* The client went away: its pending call, if any, is answered to nobody. */
+void rpc_defer_sink_gone(struct rpc_defer_sink *sink);
+/* A deferred call was answered (rpc_reply.c calls it after each rpc_reply*()): its response
+ * goes to its client, and the call is freed. */
+void rpc_deferred_answered(struct rpc_request *req);
+void rpc_deferred_free(struct rpc_request *req);
 
 /* ---- dispatch (rpc_dispatch.c) ---- */
 /*
@@ -37,7 +61,7 @@ struct rpc_request {
  * complete response to send ({"jsonrpc":"2.0","id":...,...} or an array of those), or NULL when
  * nothing is to be sent (notifications). value is borrowed.
  */
-struct json_object *rpc_dispatch_value(struct json_object *value);
+struct json_object *rpc_dispatch_value(struct json_object *value, struct rpc_defer_sink *sink);
 /* {"jsonrpc":"2.0","id":null,"error":{"code":code,"message":...}} with SPDK's default text. */
 struct json_object *rpc_error_response(int code);
 /* SPDK's fixed message for a JSON-RPC error code ("Parse error", "Method not found", ...). */

@@ -1,6 +1,7 @@
 /*
  * Answering a call. A handler builds its answer with exactly one of these; the dispatcher wraps
- * it into the JSON-RPC envelope (or drops it, for a notification's result).
+ * it into the JSON-RPC envelope (or drops it, for a notification's result), and a deferred
+ * call's answer goes to its client from here (rpc_deferred_answered()).
  */
 #include "rpc/rpc_internal.h"
 
@@ -30,10 +31,14 @@ void rpc_reply(struct rpc_request *req, struct json_object *result)
 	req->body = json_object_new_object();
 	if (!req->body) {
 		json_object_put(result);
+		if (req->deferred)
+			rpc_deferred_answered(req);
 		return;
 	}
 	/* A NULL value is serialized as JSON null. */
 	json_object_object_add(req->body, "result", result);
+	if (req->deferred)
+		rpc_deferred_answered(req);
 }
 
 void rpc_reply_bool(struct rpc_request *req, bool value)
@@ -70,6 +75,8 @@ static void rpc_reply_error_v(struct rpc_request *req, int code, const char *suf
 		snprintf(msg + n, sizeof(msg) - (size_t)n, "%s%s", n ? ": " : "", suffix);
 	log_info("rpc: %s: error %d: %s", req->method, code, msg);
 	req->body = rpc_error_body(code, msg);
+	if (req->deferred)
+		rpc_deferred_answered(req);
 }
 
 void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)

@@ -3,7 +3,9 @@
  *
  * Per client: bytes are read in chunks and fed to an incremental parser (rpc_stream.c), every
  * complete value is dispatched at once, and replies ('\n'-terminated, like SPDK's) queue in an
- * output buffer drained as the socket accepts them. Memory per client is bounded: the parser
+ * output buffer drained as the socket accepts them. A call its method defers (rpc_defer(): an
+ * attach that connects to another target) holds that client's later requests until it is
+ * answered; other clients are served meanwhile. Memory per client is bounded: the parser
  * rejects oversized requests, and a client that does not read its replies stops being read
  * (and so stops being served) once RPC_OUT_HIGH_WATER bytes are queued, so the kernel's socket
  * buffer pushes back on it instead of the daemon's heap.
@@ -28,6 +30,7 @@
 #include "rpc/rpc_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -63,6 +66,7 @@ struct rpc_conn {
 	bool closing;              /* send what is queued, then close */
 	bool draining;             /* closing, replies sent: discarding input until end of file */
 	size_t discarded;
+	struct rpc_defer_sink sink; /* a call answered later (rpc_defer): read nothing meanwhile */
 };
 
 static struct {
@@ -94,6 +98,7 @@ static void rpc_conn_free(void *arg)
 static void rpc_conn_close(struct rpc_conn *c)
 {
 	log_debug("rpc: client %d disconnected", c->fd);
+	rpc_defer_sink_gone(&c->sink);
 	evloop_del_fd(g_srv.loop, &c->h);
 	close(c->fd);
 	c->fd = -1;
@@ -120,7 +125,7 @@ static struct rpc_conn *rpc_conn_most_idle(void)
 	for (pos = g_srv.conns.next; pos != &g_srv.conns; pos = pos->next) {
 		struct rpc_conn *c = list_entry(pos, struct rpc_conn, link);
 
-		if (c->closing || rpc_conn_pending(c) || c->in_off != c->in_len)
+		if (c->closing || rpc_conn_pending(c) || c->in_off != c->in_len || c->sink.pending)
 			continue;
 		if (!best || c->last_active_ns < best->last_active_ns)
 			best = c;
@@ -170,7 +175,8 @@ static void rpc_conn_queue(struct rpc_conn *c, struct json_object *resp)
 
 static void rpc_conn_process(struct rpc_conn *c)
 {
-	while (c->in_off < c->in_len && !c->closing && rpc_conn_pending(c) < RPC_OUT_HIGH_WATER) {
+	while (c->in_off < c->in_len && !c->closing && !c->sink.pending &&
+	       rpc_conn_pending(c) < RPC_OUT_HIGH_WATER) {
 		struct json_object *value, *resp;
 		size_t used;
 		int rc;
@@ -190,7 +196,7 @@ static void rpc_conn_process(struct rpc_conn *c)
 		}
 		if (rc == 0)
 			continue;
-		resp = rpc_dispatch_value(value);
+		resp = rpc_dispatch_value(value, &c->sink);
 		json_object_put(value);
 		if (resp)
 			rpc_conn_queue(c, resp);
@@ -293,7 +299,7 @@ static bool rpc_conn_update(struct rpc_conn *c)
 {
 	bool want_out = rpc_conn_pending(c) > 0;
 	bool idle_input = c->in_off == c->in_len;
-	bool want_in = !c->eof && !c->closing && idle_input &&
+	bool want_in = !c->eof && !c->closing && idle_input && !c->sink.pending &&
 		       rpc_conn_pending(c) < RPC_OUT_HIGH_WATER;
 	uint32_t events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0);
 
@@ -304,7 +310,7 @@ static bool rpc_conn_update(struct rpc_conn *c)
 			c->in_off = c->in_len = 0;
 		}
 		events = EPOLLIN;
-	} else if (!want_out && (c->closing || (c->eof && idle_input))) {
+	} else if (!want_out && !c->sink.pending && (c->closing || (c->eof && idle_input))) {
 		return false;
 	}
 	if (events != c->events) {
@@ -319,6 +325,28 @@ static bool rpc_conn_update(struct rpc_conn *c)
 	return true;
 }
 
+/* Runs what input holds, sends what is queued, and watches for what comes next. */
+static void rpc_conn_serve(struct rpc_conn *c)
+{
+	/* Processing stops at the output high-water mark; if sending drains the output below it,
+	 * the requests still waiting in the input chunk can run. */
+	for (;;) {
+		rpc_conn_process(c);
+		if (rpc_conn_flush(c) < 0) {
+			rpc_conn_close(c);
+			return;
+		}
+		if (c->closing || c->in_off == c->in_len || c->sink.pending ||
+		    rpc_conn_pending(c) >= RPC_OUT_HIGH_WATER)
+			break;
+	}
+	if (!rpc_conn_update(c)) {
+		rpc_conn_close(c);
+		return;
+	}
+	rpc_conn_trim(c);
+}
+
 static void rpc_conn_event(void *arg, uint32_t events)
 {
 	struct rpc_conn *c = arg;
@@ -326,6 +354,12 @@ static void rpc_conn_event(void *arg, uint32_t events)
 	if (c->fd < 0)
 		return;
 	if (events & EPOLLERR) {
+		rpc_conn_close(c);
+		return;
+	}
+	/* Gone both ways while a call of its runs: nobody to answer (and the hang-up would be
+	 * reported again and again until then). */
+	if ((events & EPOLLHUP) && c->sink.pending) {
 		rpc_conn_close(c);
 		return;
 	}
@@ -340,23 +374,19 @@ static void rpc_conn_event(void *arg, uint32_t events)
 		rpc_conn_close(c);
 		return;
 	}
-	/* Processing stops at the output high-water mark; if sending drains the output below it,
-	 * the requests still waiting in the input chunk can run. */
-	for (;;) {
-		rpc_conn_process(c);
-		if (rpc_conn_flush(c) < 0) {
-			rpc_conn_close(c);
-			return;
-		}
-		if (c->closing || c->in_off == c->in_len ||
-		    rpc_conn_pending(c) >= RPC_OUT_HIGH_WATER)
-			break;
-	}
-	if (!rpc_conn_update(c)) {
-		rpc_conn_close(c);
-		return;
-	}
-	rpc_conn_trim(c);
+	rpc_conn_serve(c);
+}
+
+/* A deferred call was answered: its response, then the requests that waited behind it. */
+static void rpc_conn_deliver(struct rpc_defer_sink *sink, struct json_object *resp)
+{
+	struct rpc_conn *c = (struct rpc_conn *)((char *)sink - offsetof(struct rpc_conn, sink));
+
+	if (resp)
+		rpc_conn_queue(c, resp);
+	json_object_put(resp);
+	c->last_active_ns = evloop_now_ns();
+	rpc_conn_serve(c);
 }
 
 static void rpc_server_add_conn(int fd)
@@ -370,6 +400,7 @@ static void rpc_server_add_conn(int fd)
 	}
 	c->fd = fd;
 	c->events = EPOLLIN;
+	c->sink.deliver = rpc_conn_deliver;
 	c->last_active_ns = evloop_now_ns();
 	rc = evloop_add_fd(g_srv.loop, &c->h, fd, EPOLLIN, rpc_conn_event, c);
 	if (rc) {

@@ -908,3 +908,112 @@ def test_backend_io_queue_connect_that_hangs_does_not_stall_the_reactor(tmp_path
         assert gw.stop() == 0, gw.read_log()[-3000:]
         be.stop()
         proxy.close()
+
+
+def rpc_send(gw, method, params):
+    """Sends one call on a new RPC connection and returns the socket without reading."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(gw.sock)
+    s.sendall(json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode())
+    return s
+
+
+def test_attach_to_a_silent_backend_holds_nothing_else(tmp_path):
+    """Attaching, or adding a path to, a backend that accepts and then says nothing waits out
+    tcp_connect_timeout_ms off the control loop: meanwhile the gateway's hosts get their
+    keep-alives answered at once, other RPC clients are served, new hosts connect, the name is
+    refused as busy (attach, detach, reset), and the waiting client's next request is answered
+    right after its attach, in order. A client that leaves before its answer, and a stop while
+    an attach waits, leave nothing behind."""
+    import time
+    be = backend(tmp_path, with_file=False)
+    silent = HoldingProxy(be.port, forwarded=0)
+    silent_path = HoldingProxy(be.port, forwarded=0)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_set_options", {"tcp_connect_timeout_ms": 3000}))
+        ok(gw.rpc("bdev_null_create", {"name": "Local0", "num_blocks": 4096, "block_size": 4096}))
+        port = harness.free_port()
+        export(gw, ["Local0"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+
+        def served_meanwhile(seconds):
+            """The slowest round of a keep-alive, a read and another client's RPC."""
+            worst, t0 = 0.0, time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                t = time.monotonic()
+                cid = admin.next_cid()
+                admin.send(admin.capsule(admin.sqe(0x18, cid)))  # Keep Alive
+                assert admin.wait_completion(cid)[0] == 0
+                assert io.read(1, 0, 4096)[0] == 0
+                assert "result" in gw.rpc("spdk_get_version")
+                worst = max(worst, time.monotonic() - t)
+                time.sleep(0.1)
+            return worst
+
+        out = {}
+
+        def waiting_client():
+            t0 = time.monotonic()
+            out["replies"] = gw.rpc_pipelined([
+                ("bdev_nvme_attach_controller", attach_json(silent.port, name="Slow0")),
+                ("bdev_nvme_get_controllers", {})], timeout=30)
+            out["took"] = time.monotonic() - t0
+
+        th = threading.Thread(target=waiting_client)
+        th.start()
+        time.sleep(0.3)
+        worst = served_meanwhile(1.5)
+        assert worst < 1.0, f"a keep-alive, read or RPC took {worst:.2f} s during the attach"
+        a2, io2, _ = n.connect_io(port, GW_NQN)  # a new host meanwhile
+        a2.close()
+        io2.close()
+        for method, params in (("bdev_nvme_attach_controller", attach_json(be.port, name="Slow0")),
+                               ("bdev_nvme_detach_controller", {"name": "Slow0"}),
+                               ("bdev_nvme_reset_controller", {"name": "Slow0"})):
+            r = gw.rpc(method, params)
+            assert r.get("error", {}).get("code") == -16 and "under way" in r["error"]["message"], r
+        th.join(30)
+        attach, listed = out["replies"]
+        assert "cannot attach Slow0" in attach["error"]["message"], attach
+        assert ok(listed) == []  # answered after the attach, on the same connection
+        assert 2.5 < out["took"] < 15, out["took"]
+
+        # A client that leaves before its answer: the answer goes to nobody.
+        rpc_send(gw, "bdev_nvme_attach_controller", attach_json(silent.port, name="Slow0")).close()
+        assert harness.wait_for(lambda: "answered after its client left" in gw.read_log(), 15)
+
+        # The backend answers again: the same name attaches (the answer waited for the task).
+        silent.release()
+        names = ok(gw.rpc("bdev_nvme_attach_controller",
+                          attach_json(silent.port, name="Slow0", multipath="failover"), timeout=30))
+        assert names == ["Slow0n1", "Slow0n2"], names
+        # Its second path is silent: the other clients are served while that probe waits.
+        th = threading.Thread(target=lambda: out.update(path=gw.rpc(
+            "bdev_nvme_attach_controller",
+            attach_json(silent_path.port, name="Slow0", multipath="failover"), timeout=30)))
+        th.start()
+        time.sleep(0.3)
+        worst = served_meanwhile(1.5)
+        assert worst < 1.0, f"a keep-alive, read or RPC took {worst:.2f} s while a path was added"
+        th.join(30)
+        assert "cannot add 127.0.0.1:%d as a path of Slow0" % silent_path.port in \
+            out["path"]["error"]["message"], out["path"]
+        ctrlrs = ok(gw.rpc("bdev_nvme_get_controllers", {"name": "Slow0"}))
+        assert "alternate_trids" not in ctrlrs[0]["ctrlrs"][0], ctrlrs
+
+        # Stopping while an attach waits: nvfabd waits for it (not beyond its connect timeout).
+        held = rpc_send(gw, "bdev_nvme_attach_controller",
+                        attach_json(silent_path.port, name="Slow1"))
+        time.sleep(0.3)
+        for c in (io, admin):
+            c.close()
+        t0 = time.monotonic()
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert time.monotonic() - t0 < 8
+        held.close()
+    finally:
+        gw.stop()
+        be.stop()
+        silent.close()
+        silent_path.close()

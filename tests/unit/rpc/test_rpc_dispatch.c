@@ -45,9 +45,49 @@ static void t_other(struct rpc_request *req, struct json_object *params)
 	rpc_reply(req, NULL);
 }
 
+/* test_later: answered later through rpc_defer(), or now when it cannot wait;
+ * test_later_now: defers, then answers before returning. */
+static struct rpc_request *g_later;
+static int g_later_refused;
+
+static void t_later(struct rpc_request *req, struct json_object *params)
+{
+	(void)params;
+	g_later = rpc_defer(req);
+	if (!g_later) {
+		g_later_refused++;
+		rpc_reply_bool(req, false);
+	}
+}
+
+static void t_later_now(struct rpc_request *req, struct json_object *params)
+{
+	struct rpc_request *later = rpc_defer(req);
+
+	(void)params;
+	assert_non_null(later);
+	rpc_reply_error(later, -16, "busy");
+}
+
+struct t_sink {
+	struct rpc_defer_sink sink;
+	struct json_object *got;
+	int delivered;
+};
+
+static void t_deliver(struct rpc_defer_sink *sink, struct json_object *resp)
+{
+	struct t_sink *s = (struct t_sink *)sink;
+
+	s->delivered++;
+	s->got = resp;
+}
+
 static int t_setup(void **state)
 {
 	(void)state;
+	rpc_register_method("test_later", t_later);
+	rpc_register_method("test_later_now", t_later_now);
 	rpc_register_method("test_echo", t_echo);
 	rpc_register_method("test_noreply", t_noreply);
 	rpc_register_method("test_twice", t_twice);
@@ -69,7 +109,7 @@ static struct json_object *t_call(const char *text)
 {
 	struct json_object *req = json_tokener_parse(text), *resp;
 
-	resp = rpc_dispatch_value(req);
+	resp = rpc_dispatch_value(req, NULL);
 	json_object_put(req);
 	return resp;
 }
@@ -340,6 +380,69 @@ static void test_fuzz_entry(void **state)
 		assert_int_equal(rpc_fuzz_one((const uint8_t *)inputs[i], strlen(inputs[i])), 0);
 }
 
+static struct json_object *t_call_sink(const char *text, struct t_sink *s)
+{
+	struct json_object *req = json_tokener_parse(text), *resp;
+
+	resp = rpc_dispatch_value(req, &s->sink);
+	json_object_put(req); /* a deferred call keeps what it needs */
+	return resp;
+}
+
+static void test_deferred_answers(void **state)
+{
+	struct t_sink s = {.sink = {.deliver = t_deliver}};
+	struct json_object *resp;
+	size_t len;
+
+	(void)state;
+	/* Deferred: nothing now, the connection waits; the answer carries the request's id. */
+	assert_null(t_call_sink("{\"method\":\"test_later\",\"id\":\"x7\"}", &s));
+	assert_non_null(g_later);
+	assert_ptr_equal(s.sink.pending, g_later);
+	assert_int_equal(s.delivered, 0);
+	rpc_reply(g_later, json_object_new_int(5));
+	assert_int_equal(s.delivered, 1);
+	assert_null(s.sink.pending);
+	assert_string_equal(rpc_response_text(s.got, &len),
+			    "{\"jsonrpc\":\"2.0\",\"id\":\"x7\",\"result\":5}");
+	json_object_put(s.got);
+
+	/* A deferred notification's result: delivered as nothing, the connection goes on. */
+	assert_null(t_call_sink("{\"method\":\"test_later\"}", &s));
+	rpc_reply_bool(g_later, true);
+	assert_int_equal(s.delivered, 2);
+	assert_null(s.got);
+	assert_null(s.sink.pending);
+
+	/* Answered before the handler returned: an ordinary answer, nothing pending. */
+	resp = t_call_sink("{\"method\":\"test_later_now\",\"id\":3}", &s);
+	assert_non_null(resp);
+	assert_string_equal(rpc_response_text(resp, &len),
+			    "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-16,\"message\":\"busy\"}}");
+	json_object_put(resp);
+	assert_null(s.sink.pending);
+	assert_int_equal(s.delivered, 2);
+
+	/* The client leaves first: the late answer goes to nobody (and is freed). */
+	assert_null(t_call_sink("{\"method\":\"test_later\",\"id\":4}", &s));
+	rpc_defer_sink_gone(&s.sink);
+	assert_null(s.sink.pending);
+	rpc_reply_error(g_later, -110, "timed out");
+	assert_int_equal(s.delivered, 2);
+
+	/* Calls that cannot wait: in a batch, without a connection, and rpc_call_local(). */
+	g_later_refused = 0;
+	resp = t_call_sink("[{\"method\":\"test_later\",\"id\":1}]", &s);
+	assert_string_equal(rpc_response_text(resp, &len),
+			    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":false}]");
+	json_object_put(resp);
+	json_object_put(t_call("{\"method\":\"test_later\",\"id\":1}"));
+	json_object_put(rpc_call_local("test_later", NULL));
+	assert_int_equal(g_later_refused, 3);
+	assert_null(s.sink.pending);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_reply_errno),
 		cmocka_unit_test(test_builtins),
 		cmocka_unit_test(test_local_call),
+		cmocka_unit_test(test_deferred_answers),
 		cmocka_unit_test(test_stream_and_parse_errors),
 		cmocka_unit_test(test_fuzz_entry),
 	};

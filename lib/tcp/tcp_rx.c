@@ -290,22 +290,88 @@ static bool iov_overlap(const struct iovec *a, const struct iovec *b)
 	return a0 < b0 + b->iov_len && b0 < a0 + a->iov_len;
 }
 
-/*
- * Whether v shares bytes with the buffers this read already fills: a later PDU's data would
- * overwrite an earlier one's before it is checked (a host may read twice into one buffer).
- */
-static bool guess_overlaps(const struct tcp_rx *rx, const struct iovec *v)
+static bool iov_overlaps_any(const struct iovec *v, const struct iovec *set, int n)
 {
-	struct iovec lead[TCP_RX_MAX_DATA_IOV];
-	int nlead = rx_data_iov_rest(rx, rx->guess_lead, lead);
-
-	for (int i = 0; i < rx->nguess_iov; i++)
-		if (iov_overlap(v, &rx->guess_iov[i]))
-			return true;
-	for (int i = 0; i < nlead; i++)
-		if (iov_overlap(v, &lead[i]))
+	for (int i = 0; i < n; i++)
+		if (iov_overlap(v, &set[i]))
 			return true;
 	return false;
+}
+
+/*
+ * The buffers this read fills must not share bytes: a later PDU's data would overwrite an
+ * earlier one's before it is checked (a host may read twice into one buffer). Comparing each
+ * foretold buffer with all the others costs more than the copies that 32 foretold PDUs save,
+ * so the pages of this read's buffers go into a small hash set, and only a buffer that meets
+ * a page already there is compared with the others. A buffer over more than a few pages, or
+ * a full set, makes the rest of the read's buffers be compared one by one.
+ */
+static uint32_t claim_slot(uint64_t page)
+{
+	return (uint32_t)((page * 0x9e3779b97f4a7c15ull) >> 56) % TCP_RX_CLAIM_SLOTS;
+}
+
+/* Whether the page is claimed in this round; else, with add, claims it. */
+static bool claim_page(struct tcp_rx *rx, uint64_t page, bool add)
+{
+	for (uint32_t i = claim_slot(page);; i = (i + 1) % TCP_RX_CLAIM_SLOTS) {
+		if (rx->claims[i].round != rx->claim_round) {
+			if (add) {
+				rx->claims[i].page = page;
+				rx->claims[i].round = rx->claim_round;
+				rx->nclaims++;
+			}
+			return false;
+		}
+		if (rx->claims[i].page == page)
+			return true;
+	}
+}
+
+static bool guess_claimed(struct tcp_rx *rx, const struct iovec *v)
+{
+	uint64_t first = (uintptr_t)v->iov_base / 4096;
+	uint64_t last = ((uintptr_t)v->iov_base + v->iov_len - 1) / 4096;
+
+	if (v->iov_len == 0)
+		return false;
+	if (rx->guess_lead &&
+	    iov_overlaps_any(v, &rx->data_iov[rx->data_idx], rx->data_iovcnt - rx->data_idx))
+		return true;
+	if (rx->claims_by_one || last - first >= TCP_RX_CLAIM_PAGES)
+		return iov_overlaps_any(v, rx->guess_iov, rx->nguess_iov);
+	for (uint64_t page = first; page <= last; page++)
+		if (claim_page(rx, page, false))
+			return iov_overlaps_any(v, rx->guess_iov, rx->nguess_iov);
+	return false;
+}
+
+static void guess_claim(struct tcp_rx *rx, const struct iovec *v)
+{
+	uint64_t first = (uintptr_t)v->iov_base / 4096;
+	uint64_t last = ((uintptr_t)v->iov_base + v->iov_len - 1) / 4096;
+
+	if (v->iov_len == 0 || rx->claims_by_one)
+		return;
+	if (last - first >= TCP_RX_CLAIM_PAGES ||
+	    rx->nclaims + (last - first + 1) > TCP_RX_CLAIM_SLOTS / 2) {
+		rx->claims_by_one = true;
+		return;
+	}
+	for (uint64_t page = first; page <= last; page++)
+		claim_page(rx, page, true);
+}
+
+/* A new round of guesses: no buffer claimed (slots of earlier rounds are free). */
+static void guess_begin(struct tcp_rx *rx)
+{
+	rx->nguess = rx->nguess_iov = 0;
+	rx->nclaims = 0;
+	rx->claims_by_one = false;
+	if (++rx->claim_round == 0) {
+		memset(rx->claims, 0, sizeof(rx->claims));
+		rx->claim_round = 1;
+	}
 }
 
 /* Staging grows to TCP_RX_STAGING_MAX, when it holds nothing (at a guess). False if it can't. */
@@ -345,12 +411,14 @@ bool tcp_rx_guess_add(struct tcp_rx *rx, const struct tcp_rx_guess *g, const str
 	if (need > rx->staging_size && (need > TCP_RX_STAGING_MAX || !rx_grow_staging(rx)))
 		return false;
 	for (int i = 0; i < iovcnt; i++) {
-		if (guess_overlaps(rx, &iov[i]))
+		if (guess_claimed(rx, &iov[i]))
 			return false;
 		total += iov[i].iov_len;
 	}
 	if (total != g->len)
 		return false;
+	for (int i = 0; i < iovcnt; i++)
+		guess_claim(rx, &iov[i]);
 	*n = *g;
 	n->at = at;
 	n->hdr_bytes = (uint8_t)hdr;
@@ -486,6 +554,7 @@ static int rx_process_guessed(struct tcp_rx *rx, const struct tcp_rx_ops *ops, v
 {
 	uint32_t lead = rx->guess_lead, pos = 0;
 	int good = 0, rc;
+	bool wrong;
 
 	/* From here on n counts what went to staging and to the foretold PDUs. */
 	if (lead) {
@@ -498,6 +567,7 @@ static int rx_process_guessed(struct tcp_rx *rx, const struct tcp_rx_ops *ops, v
 	while (good < rx->nguess && n >= rx->guess[good].at + rx->guess[good].hdr_bytes &&
 	       guess_header_ok(rx, &rx->guess[good]))
 		good++;
+	wrong = good < rx->nguess && n >= rx->guess[good].at + rx->guess[good].hdr_bytes;
 	guess_refill(rx, good, n);
 	if (lead) {
 		if (rx->data_left) {            /* the read ended inside the current PDU's data */
@@ -552,11 +622,26 @@ static int rx_process_guessed(struct tcp_rx *rx, const struct tcp_rx_ops *ops, v
 		}
 	}
 	pos = good ? guess_end(&rx->guess[good - 1]) : rx->guess_base;
-	/* Foretell next time as many as came this time, twice as many if more came. */
-	if (good == rx->nguess && n > pos)
-		rx->guess_want = 2 * good < TCP_RX_MAX_GUESS ? 2 * good : TCP_RX_MAX_GUESS;
-	else
+	/*
+	 * Next time: twice as many if more came; after a wrong guess, as many as were right. When
+	 * fewer came, as many again: those that did not come cost only their setting up (the read
+	 * stopped before them), and a queue's bursts vary from read to read (foretelling only as
+	 * many as the last read brought left half of a QD32 gateway's reads copied). Only a run
+	 * of reads that each bring less than half halves the number (the load fell: setting up
+	 * 32 guesses for every command of a queue now at depth 1 would cost more than it saves).
+	 */
+	if (wrong) {
 		rx->guess_want = good;
+		rx->guess_short = 0;
+	} else if (good == rx->nguess && n > pos) {
+		rx->guess_want = 2 * good < TCP_RX_MAX_GUESS ? 2 * good : TCP_RX_MAX_GUESS;
+		rx->guess_short = 0;
+	} else if (2 * good >= rx->nguess) {
+		rx->guess_short = 0;
+	} else if (++rx->guess_short == TCP_RX_GUESS_SHORT_RUN) {
+		rx->guess_want = rx->nguess / 2;
+		rx->guess_short = 0;
+	}
 	rx->nguess = 0;
 	if (pos >= n) {
 		rx->head = rx->tail = 0;
@@ -614,9 +699,9 @@ int tcp_rx_recv(struct tcp_rx *rx, int fd, const struct tcp_rx_ops *ops, void *c
 		     (rx->state == TCP_RX_DATA && !rx->data_discard))) {
 			bool in_data = rx->state == TCP_RX_DATA;
 
-			rx->nguess = rx->nguess_iov = 0;
 			rx->guess_lead = in_data ? rx->data_left : 0;
 			rx->guess_base = in_data && rx_data_has_digest(rx) ? NVME_TCP_DIGEST_LEN : 0;
+			guess_begin(rx);
 			ops->guess(ctx, rx);
 			guessed = rx->nguess > 0;
 		}

@@ -34,8 +34,11 @@
  */
 #define TCP_RX_STAGING_MAX (TCP_RX_STAGING_SIZE + 128 * 1024)
 #define TCP_RX_MAX_DATA_IOV 16
-#define TCP_RX_MAX_GUESS 16     /* PDUs foretold for one read */
+#define TCP_RX_MAX_GUESS 32     /* PDUs foretold for one read: a queue of 32 answered at once */
 #define TCP_RX_GUESS_IOV 64     /* their data iovecs, together */
+#define TCP_RX_CLAIM_SLOTS 256 /* pages of the buffers one read fills: a hash set (tcp_rx.c) */
+#define TCP_RX_CLAIM_PAGES 4   /* buffers over more pages are compared one by one */
+#define TCP_RX_GUESS_SHORT_RUN 8 /* such reads in a row halve the number foretold */
 
 enum tcp_rx_state {
 	TCP_RX_HDR,     /* collecting the header: 8 bytes, then hlen (+ digest) */
@@ -115,11 +118,19 @@ struct tcp_rx {
 	uint64_t data_copied;   /* data bytes copied from staging into consumers' buffers */
 	struct tcp_rx_guess guess[TCP_RX_MAX_GUESS];
 	int nguess;
-	int guess_want;         /* how many to take: as many as the last such read brought (0: 1) */
+	int guess_want;         /* how many to take (0: 1): grows with what came, shrinks slowly */
+	int guess_short;        /* reads in a row that brought less than half the foretold */
 	int nguess_iov;
 	uint32_t guess_lead;    /* data of the current PDU, read in place before the foretold */
 	uint32_t guess_base;    /* where the first foretold PDU starts in staging (its digest) */
 	struct iovec guess_iov[TCP_RX_GUESS_IOV];
+	struct {
+		uint64_t page;
+		uint32_t round;
+	} claims[TCP_RX_CLAIM_SLOTS];     /* the pages this round's foretold buffers cover */
+	uint32_t claim_round;           /* slots of other rounds are free */
+	uint32_t nclaims;
+	bool claims_by_one;             /* this round compares buffers one by one */
 	struct tcp_tls *tls;    /* set by the owner: the connection speaks TLS (tcp_tls.h) */
 };
 

@@ -20,12 +20,12 @@
 #include "tcp/tcp_crc.h"
 #include "tcp/tcp_rx.h"
 
-#define NREQ 8
+#define NREQ 24
 #define MAXLEN (128 * 1024)
 
 /* A host's side of a queue: reads with their buffers, in the order they were sent. */
 struct fake_host {
-	uint8_t buf[NREQ][MAXLEN];
+	uint8_t (*buf)[MAXLEN];         /* NREQ buffers, on the heap */
 	uint32_t len[NREQ];
 	int alias[NREQ];                /* read cid's data into buf[alias[cid]] */
 	bool waiting[NREQ];             /* its data has not arrived: foretell it */
@@ -162,6 +162,8 @@ struct bench {
 static void bench_init(struct bench *t, bool hdgst, bool ddgst, uint32_t len, int nreq)
 {
 	memset(&t->h, 0, sizeof(t->h));
+	t->h.buf = calloc(NREQ, MAXLEN);
+	assert_non_null(t->h.buf);
 	t->s = calloc(1, sizeof(*t->s));
 	assert_non_null(t->s);
 	assert_int_equal(tcp_rx_init(&t->rx, TCP_ROLE_HOST), 0);
@@ -183,6 +185,7 @@ static void bench_init(struct bench *t, bool hdgst, bool ddgst, uint32_t len, in
 
 static void bench_fini(struct bench *t)
 {
+	free(t->h.buf);
 	tcp_rx_fini(&t->rx);
 	free(t->s);
 	close(t->fd[0]);
@@ -278,6 +281,66 @@ static void test_learns_burst_size(void **state)
 	bench_fini(&t);
 }
 
+/* A queue's bursts vary: a read that brings fewer PDUs than were foretold (the rest were not
+ * sent yet) must not make the next, bigger burst arrive in staging and be copied. */
+static void test_bursts_of_varying_size(void **state)
+{
+	static const int sizes[] = {3, 13, 2, 14, 5, 11};
+	struct bench t;
+	uint64_t copied_after_warmup = 0;
+
+	(void)state;
+	bench_init(&t, false, false, 4096, 16);
+	t.rx.guess_want = 0;
+	for (int round = 0; round < 4; round++) {
+		for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+			int first = b % 2 ? sizes[b - 1] : 0, n = sizes[b];
+
+			if (b % 2 == 0) {
+				for (int i = 0; i < 16; i++) {
+					t.h.waiting[i] = true;
+					memset(t.h.buf[i], 0, 4096);
+				}
+			}
+			t.s->len = 0;
+			for (int i = first; i < first + n; i++)
+				put_c2h(t.s, false, false, i, 0, 4096);
+			bench_deliver(&t, NULL, 0);
+			for (int i = first; i < first + n; i++)
+				assert_data(&t, i, 4096);
+		}
+		if (round == 0)
+			copied_after_warmup = t.rx.data_copied;
+	}
+	assert_true(copied_after_warmup > 0);                    /* learning the first burst */
+	assert_int_equal(t.rx.data_copied, copied_after_warmup); /* then none copied */
+	bench_fini(&t);
+}
+
+/* The load falls: 16 reads wait, one is answered per read. A run of reads that bring less
+ * than half of what was foretold halves the number, so that a queue that now moves one PDU
+ * at a time is not foretold 32 per read (a target foretells commands into free requests). */
+static void test_load_falls(void **state)
+{
+	struct bench t;
+
+	(void)state;
+	bench_init(&t, false, false, 4096, 16);
+	t.rx.guess_want = TCP_RX_MAX_GUESS;
+	for (int r = 0; r < 4 * TCP_RX_GUESS_SHORT_RUN; r++) {
+		for (int i = 0; i < 16; i++)
+			t.h.waiting[i] = true;
+		memset(t.h.buf[0], 0, 4096);
+		t.s->len = 0;
+		put_c2h(t.s, false, false, 0, 0, 4096);
+		bench_deliver(&t, NULL, 0);
+		assert_data(&t, 0, 4096);
+	}
+	assert_true(t.rx.guess_want <= 2);
+	assert_int_equal(t.rx.data_copied, 0);
+	bench_fini(&t);
+}
+
 /* Two reads into one buffer (legal, if pointless): only the first is foretold, so the second's
  * data cannot overwrite the first's before its digest is checked. */
 static void test_shared_buffer(void **state)
@@ -296,6 +359,25 @@ static void test_shared_buffer(void **state)
 		assert_int_equal(t.h.bad_ddgst, 0);
 		assert_data(&t, swap ? 0 : 1, 4096);   /* the buffer holds the last one's data */
 		assert_data(&t, 2, 4096);
+		bench_fini(&t);
+	}
+	/* The same among many: read 11 shares read 4's buffer, wherever it sits among the others'
+	 * addresses; the overlap is seen, so read 11 is not foretold (its data is copied after
+	 * read 4's was checked), and what follows is foretold again on the next read. */
+	for (int swap = 0; swap < 2; swap++) {
+		struct bench t;
+
+		bench_init(&t, false, true, 4096, 24);
+		t.h.alias[11] = 4;
+		for (int i = 0; i < 24; i++)
+			put_c2h(t.s, false, true, i == 4 && swap ? 11 : i == 11 && swap ? 4 : i, 0, 4096);
+		bench_deliver(&t, NULL, 0);
+		assert_int_equal(t.h.pdus, 24);
+		assert_int_equal(t.h.bad_ddgst, 0);
+		assert_data(&t, swap ? 4 : 11, 4096);
+		for (int i = 0; i < 24; i++)
+			if (i != 4 && i != 11)
+				assert_data(&t, i, 4096);
 		bench_fini(&t);
 	}
 }
@@ -543,6 +625,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_in_order_no_copy),
 		cmocka_unit_test(test_learns_burst_size),
+		cmocka_unit_test(test_bursts_of_varying_size),
+		cmocka_unit_test(test_load_falls),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_shared_buffer),
 		cmocka_unit_test(test_response_instead_of_data),

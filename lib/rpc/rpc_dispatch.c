@@ -123,7 +123,7 @@ static struct json_object *rpc_run(struct rpc_request *req, struct json_object *
 		struct json_object *body = later->body;
 
 		later->in_handler = false;
-		if (!body)
+		if (!later->answered)
 			return NULL;
 		/* Answered before its handler returned: that is the answer now. */
 		later->body = NULL;
@@ -288,8 +288,10 @@ void rpc_deferred_answered(struct rpc_request *d)
 	struct rpc_defer_sink *sink = d->sink;
 	struct json_object *resp;
 
-	if (d->in_handler)
-		return; /* rpc_run() takes the answer as the handler's own */
+	if (d->in_handler) {
+		d->answered = true; /* rpc_run() takes the answer as the handler's own */
+		return;
+	}
 	resp = rpc_response(d->id, d->body);
 	d->body = NULL;
 	if (sink) {

@@ -36,6 +36,7 @@ struct rpc_request {
 	struct rpc_request *later;  /* set by rpc_defer(): the call that answers later */
 	bool deferred;              /* this is such a call (heap-allocated, method copied) */
 	bool in_handler;            /* its handler has not returned yet */
+	bool answered;              /* a deferred call answered before its handler returned */
 };
 
 /*

@@ -151,8 +151,16 @@ int host_qpair_authenticate(struct host_qpair *qp, uint32_t connect_dw0, uint64_
 		n = dhchap_host_on_challenge(&h, in, sizeof(in), out, sizeof(out));
 		rc = n > 0 ? auth_exec(qp, true, out, (uint32_t)n, deadline_ns, err) : host_refused(&h, n);
 	}
-	if (!rc)
+	if (!rc) {
 		rc = auth_exec(qp, false, in, sizeof(in), deadline_ns, err);
+		/* Linux's target, refusing the response, tears the controller down while its
+		 * Failure1 is queued: the message may never leave, the connection just ends. */
+		if (rc == -ECONNRESET || rc == -EPIPE || rc == -ECONNABORTED)
+			host_error_set(err, rc, 0, "qid %u: DH-HMAC-CHAP authentication with %s "
+				       "failed: the controller closed the connection instead of "
+				       "answering our response (a Linux target does that when it "
+				       "refuses it)", qp->qid, path.subnqn);
+	}
 	if (!rc) {
 		n = dhchap_host_on_success1(&h, in, sizeof(in), out, sizeof(out));
 		if (n > 0)

@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import subprocess
+import threading
 import zlib
 
 import pytest
@@ -219,6 +220,85 @@ def test_refusals_are_clear_and_the_daemon_serves_on(tmp_path, keys):
         log = t.read_log()
         assert "DH-HMAC-CHAP with host %s failed: authentication failed" % HOSTNQN in log
         assert serves_good_host(port, keys)
+        assert t.alive()
+
+
+class CutBeforeVerdict:
+    """A proxy to the target that resets both connections when the host asks for the verdict
+    on its response (its second Authentication Receive), as Linux's target may: refusing, it
+    tears the controller down while its Failure1 is still queued."""
+
+    def __init__(self, to_port):
+        self.to_port = to_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.port = self.lsock.getsockname()[1]
+        self.cut = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @staticmethod
+    def _reset(*socks):
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+
+    def _serve(self):
+        try:
+            host, _ = self.lsock.accept()
+        except OSError:
+            return
+        target = socket.create_connection(("127.0.0.1", self.to_port))
+        threading.Thread(target=self._to_host, args=(target, host), daemon=True).start()
+        buf, receives = b"", 0
+        try:
+            while True:
+                data = host.recv(65536)
+                if not data:
+                    break
+                buf += data
+                while len(buf) >= 8 and len(buf) >= struct.unpack_from("<I", buf, 4)[0]:
+                    plen = struct.unpack_from("<I", buf, 4)[0]
+                    pdu, buf = buf[:plen], buf[plen:]
+                    if pdu[0] == nvmetcp.PDU_CMD and pdu[8] == 0x7F and pdu[12] == 0x06:
+                        receives += 1
+                        if receives == 2:
+                            self.cut = True
+                            self._reset(host, target)
+                            return
+                    target.sendall(pdu)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _to_host(target, host):
+        try:
+            while True:
+                data = target.recv(65536)
+                if not data:
+                    break
+                host.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.lsock.close()
+
+
+def test_connection_closed_where_the_verdict_was_due(tmp_path, keys):
+    """Linux's target may answer a wrong response by ending the connection before its Failure1
+    leaves: nvfab then says so, rather than a bare "Authentication Receive failed"."""
+    port = free_port()
+    with Target(auth_config(port, keys), tmpdir=str(tmp_path / "t")) as t:
+        proxy = CutBeforeVerdict(port)
+        try:
+            r = nvfab("identify", "-r", trid(proxy.port), "-q", HOSTNQN, "--dhchap-secret",
+                      keys["other_secret"])
+        finally:
+            proxy.close()
+        assert proxy.cut, r.stderr
+        assert r.returncode == 1 and \
+            "closed the connection instead of answering our response" in r.stderr, r.stderr
         assert t.alive()
 
 

@@ -67,6 +67,24 @@ def hard_close(conn):
     conn.s.close()
 
 
+def pump(a, b):
+    """Copies what socket a receives to socket b until a ends or either fails, then shuts both
+    down (for the tests' TCP proxies)."""
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import zlib
 
 import pytest
 
-from harness import NVFAB, SUBNQN, WRAPPER, Target, bdev_call, free_port, wait_for
+from harness import NVFAB, SUBNQN, WRAPPER, Target, bdev_call, free_port, pump, wait_for
 import nvmetcp
 
 HOSTNQN = nvmetcp.HOSTNQN
@@ -249,7 +249,7 @@ class CutBeforeVerdict:
         except OSError:
             return
         target = socket.create_connection(("127.0.0.1", self.to_port))
-        threading.Thread(target=self._to_host, args=(target, host), daemon=True).start()
+        threading.Thread(target=pump, args=(target, host), daemon=True).start()
         buf, receives = b"", 0
         try:
             while True:
@@ -267,17 +267,6 @@ class CutBeforeVerdict:
                             self._reset(host, target)
                             return
                     target.sendall(pdu)
-        except OSError:
-            pass
-
-    @staticmethod
-    def _to_host(target, host):
-        try:
-            while True:
-                data = target.recv(65536)
-                if not data:
-                    break
-                host.sendall(data)
         except OSError:
             pass
 

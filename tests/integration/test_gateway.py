@@ -825,23 +825,7 @@ class HoldingProxy:
             self.left -= 1
             u = socket.create_connection(("127.0.0.1", self.to_port))
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(2)
-            except OSError:
-                pass
+                threading.Thread(target=harness.pump, args=(a, b), daemon=True).start()
 
     def close(self):
         self.open = False

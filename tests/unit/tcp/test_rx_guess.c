@@ -226,6 +226,26 @@ static void assert_data(const struct bench *t, int cid, uint32_t len)
 			fail_msg("cid %d: byte %u is 0x%02x, not 0x%02x", cid, i, b[i], pattern(cid, i));
 }
 
+/* Reads 0..n-1 of 4 KiB wait again, into cleared buffers. */
+static void rearm(struct bench *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		t->h.waiting[i] = true;
+		memset(t->h.buf[i], 0, 4096);
+	}
+}
+
+/* The target answers reads first..first+n-1 (4 KiB each) in one burst; each gets its data. */
+static void answer(struct bench *t, int first, int n)
+{
+	t->s->len = 0;
+	for (int i = first; i < first + n; i++)
+		put_c2h(t->s, false, false, i, 0, 4096);
+	bench_deliver(t, NULL, 0);
+	for (int i = first; i < first + n; i++)
+		assert_data(t, i, 4096);
+}
+
 /* Reads of len bytes answered in order, in one piece: nothing copied. */
 static void in_order(bool hdgst, bool ddgst, uint32_t len, int nreq)
 {
@@ -254,8 +274,8 @@ static void test_in_order_no_copy(void **state)
 	in_order(false, true, 16384, 2);
 }
 
-/* The machine foretells as many PDUs as the last read brought, twice as many when more came:
- * after a few bursts of one size, a burst arrives without a copy. */
+/* The machine foretells twice as many PDUs when more came than it foretold: after a few
+ * bursts of one size, a burst arrives without a copy. */
 static void test_learns_burst_size(void **state)
 {
 	struct bench t;
@@ -265,16 +285,9 @@ static void test_learns_burst_size(void **state)
 	bench_init(&t, false, false, 4096, 8);
 	t.rx.guess_want = 0;
 	for (int burst = 0; burst < 5; burst++) {
-		t.s->len = 0;
-		for (int i = 0; i < 8; i++) {
-			t.h.waiting[i] = true;
-			memset(t.h.buf[i], 0, 4096);
-			put_c2h(t.s, false, false, i, 0, 4096);
-		}
+		rearm(&t, 8);
 		copied_before_last = t.rx.data_copied;
-		bench_deliver(&t, NULL, 0);
-		for (int i = 0; i < 8; i++)
-			assert_data(&t, i, 4096);
+		answer(&t, 0, 8);
 	}
 	assert_true(copied_before_last > 0);                    /* the first bursts copied */
 	assert_int_equal(t.rx.data_copied, copied_before_last); /* the last one did not */
@@ -294,20 +307,9 @@ static void test_bursts_of_varying_size(void **state)
 	t.rx.guess_want = 0;
 	for (int round = 0; round < 4; round++) {
 		for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
-			int first = b % 2 ? sizes[b - 1] : 0, n = sizes[b];
-
-			if (b % 2 == 0) {
-				for (int i = 0; i < 16; i++) {
-					t.h.waiting[i] = true;
-					memset(t.h.buf[i], 0, 4096);
-				}
-			}
-			t.s->len = 0;
-			for (int i = first; i < first + n; i++)
-				put_c2h(t.s, false, false, i, 0, 4096);
-			bench_deliver(&t, NULL, 0);
-			for (int i = first; i < first + n; i++)
-				assert_data(&t, i, 4096);
+			if (b % 2 == 0)
+				rearm(&t, 16);
+			answer(&t, b % 2 ? sizes[b - 1] : 0, sizes[b]);
 		}
 		if (round == 0)
 			copied_after_warmup = t.rx.data_copied;
@@ -328,13 +330,8 @@ static void test_load_falls(void **state)
 	bench_init(&t, false, false, 4096, 16);
 	t.rx.guess_want = TCP_RX_MAX_GUESS;
 	for (int r = 0; r < 4 * TCP_RX_GUESS_SHORT_RUN; r++) {
-		for (int i = 0; i < 16; i++)
-			t.h.waiting[i] = true;
-		memset(t.h.buf[0], 0, 4096);
-		t.s->len = 0;
-		put_c2h(t.s, false, false, 0, 0, 4096);
-		bench_deliver(&t, NULL, 0);
-		assert_data(&t, 0, 4096);
+		rearm(&t, 16);
+		answer(&t, 0, 1);
 	}
 	assert_true(t.rx.guess_want <= 2);
 	assert_int_equal(t.rx.data_copied, 0);

@@ -1001,3 +1001,104 @@ def test_attach_to_a_silent_backend_holds_nothing_else(tmp_path):
         be.stop()
         silent.close()
         silent_path.close()
+
+
+def slow_pump(a, b, delay):
+    """harness.pump, but each chunk waits `delay` seconds before it goes on."""
+    import time
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            time.sleep(delay)
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class SlowProxy:
+    """A TCP proxy that holds every chunk for `delay` seconds each way: the backend's answers
+    come late, so a host that dies right after its commands dies with them in flight."""
+
+    def __init__(self, to_port, delay):
+        self.to_port, self.delay, self.socks = to_port, delay, []
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.to_port))
+            self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=slow_pump, args=(a, b, self.delay), daemon=True).start()
+
+    def close(self):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+        for s in self.socks:
+            s.close()
+
+
+def test_hosts_that_die_with_backend_io_in_flight(tmp_path):
+    """Hosts of the gateway die (RST) right after a burst of reads, in-capsule writes, an R2T
+    write whose data never comes and an AER, while the backend (behind a proxy that delays
+    every chunk by 20 ms) still holds the forwarded commands: the backend's answers arrive
+    for front-end queue pairs that are gone. The gateway must free each queue pair only when
+    its last backend command is back (the read data lands in its buffers), keep no controller,
+    file descriptor or memory (ASan), and go on serving a good host."""
+    import test_robustness_hosts as rh
+    be = backend(tmp_path, with_file=False)
+    proxy = SlowProxy(be.port, 0.02)
+    gw = harness.Target(args=["-m", "0x1"], tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(proxy.port)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        healthy = bytes(range(256)) * 16
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        assert io.write(1, 5000, healthy)[0] == 0  # the reactor's backend queue is up
+        admin.close()
+        io.close()
+        pid = gw.proc.pid
+        controllers = lambda: ok(gw.rpc("nvmf_subsystem_get_controllers", {"nqn": GW_NQN}))
+        assert harness.wait_for(lambda: controllers() == [], 10)
+        base_fds = harness.fd_count(pid)
+        for i in range(100):
+            rh.dying_host(port, i, GW_NQN)
+        assert harness.wait_for(lambda: controllers() == [], 15), controllers()
+        assert harness.wait_for(lambda: harness.fd_count(pid) <= base_fds, 10), \
+            (harness.fd_count(pid), base_fds)
+        assert gw.alive() and be.alive()
+        # The hosts' writes went through to the backend: they died with commands forwarded.
+        badmin, bio, _ = n.connect_io(be.port, BACKEND_NQN)
+        written = sum(bio.read(1, lba, 4096)[1] != bytes(4096) for lba in range(64, 64 + 800))
+        badmin.close()
+        bio.close()
+        assert written > 0, "no dying host's write reached the backend: nothing was in flight"
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        assert io.read(1, 5000, 4096) == (0, healthy)
+        assert io.write(1, 5001, healthy)[0] == 0
+        assert io.read(1, 5001, 4096) == (0, healthy)
+        admin.close()
+        io.close()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+        proxy.close()

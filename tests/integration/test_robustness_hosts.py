@@ -71,9 +71,9 @@ def stop_clean(t):
 
 
 # ---- dying hosts ----
-def dying_host(port, i):
+def dying_host(port, i, subnqn=harness.SUBNQN):
     """Admin + I/O queue, a burst of commands that are not waited for, then the host dies."""
-    admin, io, _ = n.connect_io(port, harness.SUBNQN)
+    admin, io, _ = n.connect_io(port, subnqn)
     admin.async_event_request()  # parked on the target
     burst = b""
     for k in range(4):                                                    # in-capsule writes

@@ -26,8 +26,11 @@ gateway's latency minus the relay's is what the gateway adds beyond it. Both are
 round (the same `nvfab perf`, the same storage, seconds apart) and as medians, from the
 runs' mean latencies and from their medians (p50: one stall of the VM moves a mean, not a
 median), with the gateway's user and system CPU per I/O minus the relay's (the same system
-calls per I/O: what is left is the gateway's own work). --plot DIR writes gnuplot charts
-(PNG) of the hop (the relay's beside it with --floor) and of the gateway's CPU per I/O there.
+calls per I/O: what is left is the gateway's own work), and that CPU difference times the queue
+depth beside the latency difference (queueing: at depth QD an I/O waits for the work of the
+QD I/Os around it at each stage). --plot DIR writes gnuplot charts (PNG) of the hop (the
+relay's beside it with --floor) and of the gateway's CPU per I/O there, and with --floor and
+several queue depths, the latency over the relay against QD x the extra CPU.
 --compare-build runs a second gateway, from another build directory, on the same storage in the
 same rounds, and prints its hop, its CPU per I/O and its latency minus this build's round by
 round (an A/B of a change to the gateway's path, immune to the machine's drift between runs).
@@ -258,6 +261,62 @@ def print_over_relay(res, med, loads, mode):
             over = [getattr(x, k) - getattr(y, k) for x, y in zip(g, r)]
             print(f"# {name} {what:30}: {' '.join(f'{x:5.1f}' for x in over)}; "
                   f"median {statistics.median(over):.1f}")
+    print("# queueing: at depth QD an I/O waits, at each stage, for the work of the QD I/Os around "
+          "it, so what the gateway adds over the relay should be about QD x its extra CPU per I/O")
+    print(f"# {'workload':10} {'size':>5} {'QD':>3} | {'p50 over relay':>14} | {'CPU over relay':>14} "
+          f"| {'QD x CPU':>8}")
+    for load, over, cpu in queueing(res, loads, mode):
+        print(f"# {load[0]:10} {load[1] // 1024:4d}k {load[2]:3d} | {over:14.1f} | {cpu:14.2f} "
+              f"| {load[2] * cpu:8.1f}")
+
+
+def queueing(res, loads, mode):
+    """Per load: the gateway's p50 latency over the relay's and its CPU per I/O (user and
+    system) over the relay's, medians of the per-round differences."""
+    out = []
+    for load in loads:
+        pairs = list(zip(res[(mode, load, "gateway")], res[(mode, load, "relay")]))
+        out.append((load, statistics.median(g.p50 - r.p50 for g, r in pairs),
+                    statistics.median(g.gw_cpu - r.gw_cpu for g, r in pairs)))
+    return out
+
+
+def plot_queueing(outdir, mode, loads, res):
+    """The gateway's latency over the relay's against QD x its extra CPU per I/O, per workload
+    and queue depth (with --floor and more than one QD of a size)."""
+    import shutil
+    rows = queueing(res, loads, mode)
+    groups = sorted({(w, size) for (w, size, _), _, _ in rows}, key=lambda g: (g[1], g[0]))
+    dat = os.path.join(outdir, f"gateway_queueing_{mode}.dat")
+    series = []
+    with open(dat, "w") as f:
+        # One block per workload and size (gnuplot's `index`), rows by queue depth.
+        for i, (w, size) in enumerate(groups):
+            f.write(f"# {w} {size // 1024} KiB: qd p50_over_relay_us qd_x_cpu_over_relay_us\n")
+            for (w2, size2, qd), over, cpu in sorted(rows, key=lambda r: r[0][2]):
+                if (w2, size2) == (w, size):
+                    f.write(f"{qd} {over:.2f} {qd * cpu:.2f}\n")
+            f.write("\n\n")
+            label = f"{w.replace('rand', '')} {size // 1024} KiB"
+            series.append(f"'{dat}' index {i} using 1:2 with linespoints lc {i + 1} title '{label}: measured'")
+            series.append(f"'{dat}' index {i} using 1:3 with lines dashtype 2 lc {i + 1} "
+                          f"title '{label}: QD x extra CPU'")
+    gp = os.path.join(outdir, f"gateway_queueing_{mode}.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo size 900,520
+set output '{os.path.join(outdir, f"gateway_queueing_{mode}.png")}'
+set title "The gateway's latency over a byte relay's, by queue depth ({mode})"
+set xlabel "queue depth"
+set ylabel "us (medians of per-round differences)"
+set logscale x 2
+set grid
+set key below
+plot {", ".join(series)}
+""")
+    if shutil.which("gnuplot"):
+        subprocess.run(["gnuplot", gp], check=True)
+    else:
+        print(f"# gnuplot missing: {gp} not drawn")
 
 
 def main():
@@ -313,6 +372,9 @@ def main():
             print_over_relay(res, med, loads, mode)
     if args.plot:
         plot(args.plot, modes, loads, med)
+        for mode in modes:
+            if args.floor and mode != "busy" and len({qd for _, _, qd in loads}) > 1:
+                plot_queueing(args.plot, mode, loads, res)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ struct bdev_io {
 	void *mem_base;
 	uint32_t mem_len;
 	/* Backend-private scratch, so that backends need no per-I/O allocation. */
-	uint64_t priv[4];
+	uint64_t priv[6];
 };
 
 /* What Identify reports of a bdev that is an NVMe namespace (passthrough): the device's own

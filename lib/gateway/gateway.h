@@ -58,6 +58,9 @@ struct gw_attach_params {
 	char dhchap_key[GW_KEY_NAME_MAX];
 	char dhchap_ctrlr_key[GW_KEY_NAME_MAX];
 	char psk[GW_KEY_NAME_MAX];      /* TLS on the backend connection */
+	/* bdev_nvme_set_options' bdev_retry_count when attached: how often an I/O that failed
+	 * with a status that allows a retry (no DNR) is sent again; -1: without end. */
+	int32_t bdev_retry_count;
 };
 
 struct gw_ctrlr;
@@ -73,6 +76,9 @@ struct gw_ns {
 struct gw_ctrlr {
 	struct gw_attach_params params;
 	struct nvfab_ctrlr *ctrlr;
+	/* The backend's Command Retry Delay Times (Identify Controller CRDT1-3), in ms, read at
+	 * attach: a status with CRD n asks for crdt_ms[n - 1] before the command is sent again. */
+	uint32_t crdt_ms[3];
 	struct gw_ns *ns[GW_MAX_NS];
 	uint32_t nns;
 	/* Paths added after the first (save_config repeats the attach call for each). */
@@ -153,5 +159,8 @@ int gw_submit(struct bdev_channel *ch, struct bdev_io *io);
 /* The status a command gets when the backend path is gone (Controller Pathing Error, no DNR:
  * hosts retry it, on another path when they have one). */
 #define GW_STATUS_PATH_ERROR ((uint16_t)((0x3 << 8) | 0x70))
+/* A command whose data came with a wrong digest (Transient Transport Error, no DNR), as
+ * SPDK's driver reports it: retried like any status without DNR. */
+#define GW_STATUS_TRANSIENT_TRANSPORT ((uint16_t)0x22)
 
 #endif

@@ -1,4 +1,5 @@
 /* Gateway controllers: attach, namespaces as bdevs, paths, the admin thread, detach. */
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,17 @@ static void gw_ns_uuid(const struct nvfab_ns *ns, char out[37])
 	out[0] = '\0';
 	if (memcmp(g, zero, sizeof(zero)) != 0)
 		nvfab_uuid_format(g, out);
+}
+
+/* The retry delays the backend asks for (in 100 ms units), kept where reactors read them: the
+ * Identify data itself is rewritten by the admin thread on reconnect. */
+static void gw_ctrlr_read_crdt(struct gw_ctrlr *c)
+{
+	const struct nvme_id_ctrl *id = nvfab_ctrlr_id(c->ctrlr);
+
+	c->crdt_ms[0] = le16toh(id->crdt1) * 100u;
+	c->crdt_ms[1] = le16toh(id->crdt2) * 100u;
+	c->crdt_ms[2] = le16toh(id->crdt3) * 100u;
 }
 
 static int gw_ns_register(struct gw_ctrlr *c, const struct nvfab_ns *ns, char *err, size_t errlen)
@@ -315,6 +327,7 @@ int gw_attach_connected(const struct gw_attach_params *p, struct nvfab_ctrlr *ct
 	}
 	c->params = *p;
 	c->ctrlr = ctrlr;
+	gw_ctrlr_read_crdt(c);
 	list_init(&c->link);
 	pthread_mutex_init(&c->queues_lock, NULL);
 	gw_params_wipe_secrets(&c->params);

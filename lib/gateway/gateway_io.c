@@ -54,6 +54,10 @@ struct gw_queue {
 	struct nvfab_error connect_err;
 	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
 	struct bdev_io *wait_head, *wait_tail;
+	/* I/O to send again after a status that allows it (SPDK's bdev_retry_count), linked
+	 * through priv[0], due time in priv[2] (now, or later when the backend's CRD asked for
+	 * a delay); the queue's next drive or tick moves it to the wait list. */
+	struct bdev_io *retry_head;
 	struct gw_queue *next;          /* the controller's queues */
 	struct evloop_deferred free_later;      /* its events in this loop batch are stale */
 };
@@ -64,10 +68,13 @@ struct gw_channel {
 	struct gw_queue *q;
 };
 
-/* bdev_io.priv use: [0] wait-list link, [1] pieces still out, [2] first error status,
- * [3] the namespace (struct gw_ns *). */
+/* bdev_io.priv use: [0] wait-list link, [1] pieces still out, [2] first error status (the
+ * due time, in ms, while on the retry list), [3] the namespace (struct gw_ns *), [4] the
+ * queue (struct gw_queue *), [5] retries so far. */
 #define GW_IO_PIECES(io) ((io)->priv[1])
 #define GW_IO_STATUS(io) ((io)->priv[2])
+#define GW_IO_DUE_MS(io) ((io)->priv[2])
+#define GW_IO_RETRIES(io) ((io)->priv[5])
 
 static void gw_queue_drive(struct gw_queue *q);
 
@@ -84,6 +91,11 @@ static void gw_io_set_next(struct bdev_io *io, struct bdev_io *next)
 static struct gw_ns *gw_io_ns(const struct bdev_io *io)
 {
 	return (struct gw_ns *)(uintptr_t)io->priv[3];
+}
+
+static struct gw_queue *gw_io_queue(const struct bdev_io *io)
+{
+	return (struct gw_queue *)(uintptr_t)io->priv[4];
 }
 
 static struct gw_channel *gw_ch(struct bdev_channel *base)
@@ -117,18 +129,48 @@ static void gw_queue_watch(struct gw_queue *q)
 		q->events = events;
 }
 
+/*
+ * SPDK's bdev_retry_count: a status without DNR, other than a path error (the queue's own
+ * business: the command was already held and resent while the controller reconnected) and
+ * Command Abort Requested, sends the whole I/O again, up to the count, after the delay its CRD
+ * field names. The status the host finally gets is the backend's last one, unchanged.
+ */
+static bool gw_io_retry(struct bdev_io *io, uint16_t status)
+{
+	struct gw_queue *q = gw_io_queue(io);
+	int32_t limit = q->ctrlr->params.bdev_retry_count;
+	unsigned int crd = (status >> 11) & 0x3;
+
+	if (NVFAB_STATUS_DNR(status) || NVFAB_STATUS_SCT(status) == 0x3 ||
+	    (NVFAB_STATUS_SCT(status) == 0 && NVFAB_STATUS_SC(status) == 0x07) ||
+	    (limit != -1 && GW_IO_RETRIES(io) >= (uint64_t)limit))
+		return false;
+	GW_IO_RETRIES(io)++;
+	GW_IO_DUE_MS(io) = evloop_now_ns() / 1000000 + (crd ? q->ctrlr->crdt_ms[crd - 1] : 0);
+	gw_io_set_next(io, q->retry_head);
+	q->retry_head = io;
+	return true;
+}
+
 static void gw_io_complete(struct bdev_io *io, uint16_t status)
 {
 	if (status && !GW_IO_STATUS(io))
 		GW_IO_STATUS(io) = status;
-	if (--GW_IO_PIECES(io) == 0)
+	if (--GW_IO_PIECES(io) == 0 && !(GW_IO_STATUS(io) && gw_io_retry(io, (uint16_t)GW_IO_STATUS(io))))
 		io->cb(io, (int)GW_IO_STATUS(io));
 }
 
 static void gw_io_done(void *arg, const struct nvfab_cpl *cpl)
 {
-	/* The connection lost the command for good: not a media error, a path error. */
-	gw_io_complete(arg, cpl->transport_err ? GW_STATUS_PATH_ERROR : cpl->status);
+	uint16_t status = cpl->status;
+
+	/* A data digest that did not match: the command ran, its data came damaged. Any other
+	 * transport error means the connection lost the command for good: not a media error, a
+	 * path error. */
+	if (cpl->transport_err)
+		status = cpl->transport_err == -EBADMSG ? GW_STATUS_TRANSIENT_TRANSPORT :
+							  GW_STATUS_PATH_ERROR;
+	gw_io_complete(arg, status);
 }
 
 static void gw_queue_flush(void *arg)
@@ -328,6 +370,8 @@ int gw_submit(struct bdev_channel *base, struct bdev_io *io)
 			return rc;
 	}
 	io->priv[3] = (uintptr_t)ch->ns;
+	io->priv[4] = (uintptr_t)q;
+	GW_IO_RETRIES(io) = 0;
 	if (q->wait_head) { /* keep the order */
 		gw_wait_push(q, io);
 		return 0;
@@ -340,19 +384,46 @@ int gw_submit(struct bdev_channel *base, struct bdev_io *io)
 	return rc;
 }
 
+/* Retries whose delay has passed join the wait list (completion callbacks never touch the wait
+ * list itself: it may be being drained). */
+static void gw_retry_due(struct gw_queue *q)
+{
+	uint64_t now = evloop_now_ns() / 1000000;
+	struct bdev_io *io = q->retry_head, *later = NULL;
+
+	q->retry_head = NULL;
+	while (io) {
+		struct bdev_io *next = gw_io_next(io);
+
+		if (GW_IO_DUE_MS(io) > now) {
+			gw_io_set_next(io, later);
+			later = io;
+		} else {
+			gw_wait_push(q, io);
+		}
+		io = next;
+	}
+	q->retry_head = later;
+}
+
 /* Reaps completions (which may free room for waiting I/O) and follows the socket. */
 static void gw_queue_drive(struct gw_queue *q)
 {
 	int rc;
 
+	if (!q->lost) {
+		rc = nvfab_qpair_process_completions(q->qp, 0);
+		if (rc == -ENOTCONN) {
+			q->lost = true;
+			log_error("gateway %s: I/O queue %u to the backend lost for good; its I/O "
+				  "fails with a path error", q->ctrlr->params.name,
+				  nvfab_qpair_qid(q->qp));
+		}
+	}
+	if (q->retry_head)
+		gw_retry_due(q);
 	if (q->lost)
 		return;
-	rc = nvfab_qpair_process_completions(q->qp, 0);
-	if (rc == -ENOTCONN) {
-		q->lost = true;
-		log_error("gateway %s: I/O queue %u to the backend lost for good; its I/O fails with "
-			  "a path error", q->ctrlr->params.name, nvfab_qpair_qid(q->qp));
-	}
 	if (q->wait_head)
 		gw_wait_drain(q);
 	gw_queue_watch(q);
@@ -528,6 +599,10 @@ static void gw_queue_put(struct gw_queue *q)
 	evloop_del_fd(q->loop, &q->connect_handler);
 	close(q->connect_fd);
 	/* The last channel goes with no I/O in flight; anything still waiting fails. */
+	while ((io = q->retry_head)) {
+		q->retry_head = gw_io_next(io);
+		io->cb(io, GW_STATUS_PATH_ERROR);
+	}
 	while ((io = q->wait_head)) {
 		q->wait_head = gw_io_next(io);
 		io->cb(io, GW_STATUS_PATH_ERROR);

@@ -89,7 +89,8 @@ static const struct rpc_param gw_rpc_attach_params[] = {
 /*
  * bdev_nvme_set_options: the module-wide settings of SPDK's NVMe bdev module that mean
  * something here (keep-alive timeout, the defaults of attach's reconnect settings, the TCP
- * connect timeout, the DH-HMAC-CHAP hashes and groups offered), with SPDK's defaults; the others
+ * connect timeout, the DH-HMAC-CHAP hashes and groups offered, how often I/O that failed with
+ * a status allowing it is retried), with SPDK's defaults; the others
  * are accepted and ignored. As in SPDK, it
  * is refused once a controller is attached.
  */
@@ -99,6 +100,7 @@ struct gw_module_opts {
 	int32_t reconnect_delay_sec;
 	int32_t fast_io_fail_timeout_sec;
 	int32_t tcp_connect_timeout_ms;
+	int32_t bdev_retry_count;       /* -1: without end */
 	/* DH-HMAC-CHAP hashes and groups the backend connections offer (bit per ID) */
 	uint32_t dhchap_hashes, dhchap_dhgroups;
 	/* the lists as given, during decoding only */
@@ -106,6 +108,7 @@ struct gw_module_opts {
 };
 
 static struct gw_module_opts g_opts = {.keep_alive_timeout_ms = 10000,
+				       .bdev_retry_count = 3,
 				       .dhchap_hashes = DHCHAP_ALL_HASHES,
 				       .dhchap_dhgroups = DHCHAP_ALL_DHGROUPS};
 
@@ -118,6 +121,7 @@ static const struct rpc_param gw_rpc_set_options_params[] = {
 	M(reconnect_delay_sec),
 	M(fast_io_fail_timeout_sec),
 	M(tcp_connect_timeout_ms),
+	M(bdev_retry_count),
 	NVME_KNOB("action_on_timeout", json_type_string),
 	NVME_KNOB("timeout_us", json_type_int),
 	NVME_KNOB("timeout_admin_us", json_type_int),
@@ -130,7 +134,6 @@ static const struct rpc_param gw_rpc_set_options_params[] = {
 	NVME_KNOB("io_queue_requests", json_type_int),
 	NVME_KNOB("delay_cmd_submit", json_type_boolean),
 	NVME_KNOB("transport_retry_count", json_type_int),
-	NVME_KNOB("bdev_retry_count", json_type_int),
 	NVME_KNOB("transport_ack_timeout", json_type_int),
 	NVME_KNOB("disable_auto_failback", json_type_boolean),
 	NVME_KNOB("generate_uuids", json_type_boolean),
@@ -238,9 +241,12 @@ static void gw_rpc_set_options(struct rpc_request *req, struct json_object *para
 	}
 	why = gw_resiliency_error(o.ctrlr_loss_timeout_sec, o.reconnect_delay_sec,
 				  o.fast_io_fail_timeout_sec);
-	if (why || o.keep_alive_timeout_ms < 0 || o.tcp_connect_timeout_ms < 0) {
-		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameters: %s",
-				why ? why : "timeouts must be >= 0");
+	if (!why && (o.keep_alive_timeout_ms < 0 || o.tcp_connect_timeout_ms < 0))
+		why = "timeouts must be >= 0";
+	if (!why && o.bdev_retry_count < -1)
+		why = "bdev_retry_count: -1 for without end, or >= 0";
+	if (why) {
+		rpc_reply_error(req, RPC_ERROR_INVALID_PARAMS, "Invalid parameters: %s", why);
 		return;
 	}
 	g_opts = o;
@@ -306,6 +312,7 @@ static int gw_rpc_params(struct rpc_request *req, const struct gw_rpc_attach *a,
 	}
 	o->fast_io_fail_tmo_s = p->fast_io_fail_timeout_sec;
 	o->kato_ms = g_opts.keep_alive_timeout_ms;
+	p->bdev_retry_count = g_opts.bdev_retry_count;
 	o->dhchap_hashes = g_opts.dhchap_hashes;
 	o->dhchap_dhgroups = g_opts.dhchap_dhgroups;
 	if (g_opts.tcp_connect_timeout_ms > 0)
@@ -742,6 +749,7 @@ static void gw_rpc_write_config(struct json_object *calls)
 			       json_object_new_int(g_opts.fast_io_fail_timeout_sec));
 	json_object_object_add(o, "tcp_connect_timeout_ms",
 			       json_object_new_int(g_opts.tcp_connect_timeout_ms));
+	json_object_object_add(o, "bdev_retry_count", json_object_new_int(g_opts.bdev_retry_count));
 	json_object_object_add(o, "dhchap_digests", rpc_name_mask_json(g_opts.dhchap_hashes,
 								       dhchap_hash_name));
 	json_object_object_add(o, "dhchap_dhgroups", rpc_name_mask_json(g_opts.dhchap_dhgroups,

@@ -1102,3 +1102,172 @@ def test_hosts_that_die_with_backend_io_in_flight(tmp_path):
         assert gw.stop() == 0, gw.read_log()[-3000:]
         assert be.stop() == 0, be.read_log()[-3000:]
         proxy.close()
+
+
+class PduProxy:
+    """A TCP proxy to a backend that reads the NVMe/TCP PDUs both ways and hands each to
+    edit(conn, from_backend, pdu) (conn: 0 for the first connection, the admin queue's), which
+    may change the bytearray before it goes on. Calls are serialised."""
+
+    def __init__(self, to_port, edit):
+        self.to_port, self.edit, self.socks = to_port, edit, []
+        self.lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        conn = 0
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.to_port))
+            self.socks += [c, u]
+            threading.Thread(target=self._pdus, args=(c, u, conn, False), daemon=True).start()
+            threading.Thread(target=self._pdus, args=(u, c, conn, True), daemon=True).start()
+            conn += 1
+
+    def _pdus(self, a, b, conn, from_backend):
+        def take(k):
+            buf = b""
+            while len(buf) < k:
+                d = a.recv(k - len(buf))
+                if not d:
+                    raise EOFError
+                buf += d
+            return buf
+        try:
+            while True:
+                ch = take(8)
+                pdu = bytearray(ch + take(struct.unpack_from("<I", ch, 4)[0] - 8))
+                with self.lock:
+                    self.edit(conn, from_backend, pdu)
+                b.sendall(pdu)
+        except (OSError, EOFError):
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+        for s in self.socks:
+            s.close()
+
+
+SC_TRANSIENT_TRANSPORT = 0x22
+
+
+def test_damaged_read_data_is_retried_bdev_retry_count_times(tmp_path):
+    """SPDK's bdev_retry_count (default 3): a read whose data comes from the backend with a
+    wrong data digest is sent again, and the host gets the right data; when every attempt
+    (1 + 3) comes damaged the host gets Transient Transport Error without DNR, as from SPDK.
+    The setting is checked and saved."""
+    left, damaged = [0], [0]
+
+    def edit(conn, from_backend, pdu):
+        if from_backend and pdu[0] == n.PDU_C2H_DATA and left[0]:
+            pdu[pdu[3]] ^= 0xFF     # the first data byte (at PDO): the digest no longer fits
+            left[0] -= 1
+            damaged[0] += 1
+
+    be = backend(tmp_path, with_file=False)
+    proxy = PduProxy(be.port, edit)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        r = gw.rpc("bdev_nvme_set_options", {"bdev_retry_count": -2})
+        assert r["error"]["code"] == -32602 and "bdev_retry_count" in r["error"]["message"], r
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(proxy.port, ddgst=True)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        data = os.urandom(8192)
+        assert io.write(1, 10, data)[0] == 0
+        for times, want in ((1, (0, data)), (3, (0, data)), (4, SC_TRANSIENT_TRANSPORT)):
+            with proxy.lock:
+                left[0], damaged[0] = times, 0
+            got = io.read(1, 10, 8192)
+            assert (got if want != SC_TRANSIENT_TRANSPORT else got[0]) == want, (times, got[0])
+            assert damaged[0] == times
+        assert io.read(1, 10, 8192) == (0, data)
+        assert "data digest mismatch" in gw.read_log()
+        saved = [c for s in ok(gw.rpc("save_config"))["subsystems"] if s["subsystem"] == "bdev"
+                 for c in s["config"] if c["method"] == "bdev_nvme_set_options"]
+        assert saved and saved[0]["params"]["bdev_retry_count"] == 3, saved
+        admin.close()
+        io.close()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+        proxy.close()
+
+
+SC_NS_NOT_READY = 0x82
+CRD_SHIFT = 11
+
+
+def test_backend_status_without_dnr_is_retried_after_its_crd_delay(tmp_path):
+    """A backend status that allows a retry (no DNR) sends the I/O again, up to
+    bdev_retry_count times, after the delay the status's CRD field picks from the backend's
+    CRDT (Identify Controller); a status with DNR goes to the host at once. A proxy rewrites
+    the backend's CRDT1 to 300 ms and the status of chosen responses."""
+    rewrite = {"left": 0, "status": 0, "done": 0}
+    identify_cids = set()
+
+    def edit(conn, from_backend, pdu):
+        if conn == 0 and not from_backend and pdu[0] == n.PDU_CMD and pdu[8] == 0x06 \
+                and pdu[8 + 40] == 0x01:        # Identify Controller (CNS 1) on the admin queue
+            identify_cids.add(struct.unpack_from("<H", pdu, 10)[0])
+        elif conn == 0 and from_backend and pdu[0] == n.PDU_C2H_DATA \
+                and struct.unpack_from("<H", pdu, 8)[0] in identify_cids:
+            struct.pack_into("<H", pdu, pdu[3] + 128, 3)       # CRDT1: 3 x 100 ms
+        elif conn > 0 and from_backend and pdu[0] == n.PDU_RSP and rewrite["left"]:
+            # CQE status word (offset 14 of the CQE): phase bit 0, the rest shifted by one
+            struct.pack_into("<H", pdu, 8 + 14, rewrite["status"] << 1)
+            rewrite["left"] -= 1
+            rewrite["done"] += 1
+
+    def write_with(proxy, io, times, status):
+        import time
+        with proxy.lock:
+            rewrite.update(left=times, status=status, done=0)
+        t0 = time.monotonic()
+        st = io.write(1, 20, b"\x5a" * 4096)[0]
+        return st, rewrite["done"], time.monotonic() - t0
+
+    be = backend(tmp_path, with_file=False)
+    proxy = PduProxy(be.port, edit)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(proxy.port)))
+        assert identify_cids, "the proxy saw no Identify Controller"
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        assert io.write(1, 20, b"\x5a" * 4096)[0] == 0     # the backend queue is up
+        st, done, _ = write_with(proxy, io, 2, SC_NS_NOT_READY)
+        assert (st, done) == (0, 2)
+        st, done, took = write_with(proxy, io, 1, SC_NS_NOT_READY | 1 << CRD_SHIFT)
+        assert (st, done) == (0, 1) and 0.3 <= took < 0.3 + 2 * harness.TIME_SLACK, took
+        st, done, _ = write_with(proxy, io, 4, SC_NS_NOT_READY)
+        assert (st, done) == (SC_NS_NOT_READY, 4), hex(st)
+        st, done, _ = write_with(proxy, io, 2, SC_NS_NOT_READY | DNR)
+        assert (st, done) == (SC_NS_NOT_READY | DNR, 1), hex(st)
+        assert io.read(1, 20, 4096) == (0, b"\x5a" * 4096)
+        admin.close()
+        io.close()
+    finally:
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]
+        proxy.close()

@@ -262,8 +262,9 @@ static void gw_ns_sync_all(void *arg)
 			gw_ns_sync(c);
 }
 
-/* Once no bdev of it is left (no channel, no I/O): the admin thread, the connection. */
-static void gw_ctrlr_free(struct gw_ctrlr *c)
+/* The admin thread's end (it may be in a reconnect, up to connect_timeout_ms), the disconnect
+ * (a shutdown handshake: up to the shutdown timeout when the backend is silent), the memory. */
+static void gw_ctrlr_teardown(struct gw_ctrlr *c)
 {
 	if (c->admin_running) {
 		atomic_store(&c->stop, true);
@@ -273,6 +274,42 @@ static void gw_ctrlr_free(struct gw_ctrlr *c)
 		nvfab_ctrlr_disconnect(c->ctrlr);
 	pthread_mutex_destroy(&c->queues_lock);
 	free(c);
+}
+
+struct gw_free_task {
+	struct gw_task task;    /* no name: a new controller may take the name at once */
+	struct gw_ctrlr *c;
+};
+
+static void gw_free_work(struct gw_task *task)
+{
+	gw_ctrlr_teardown(((struct gw_free_task *)task)->c);
+}
+
+static void gw_free_done(struct gw_task *task, bool stopping)
+{
+	(void)stopping;
+	free(task);
+}
+
+/*
+ * Once no bdev of it is left (no channel, no I/O). The waiting part runs on a task thread:
+ * on the control loop a silent backend would hold every host's keep-alive meanwhile. At
+ * shutdown (no more tasks) it runs here.
+ */
+static void gw_ctrlr_free(struct gw_ctrlr *c)
+{
+	struct gw_free_task *t = calloc(1, sizeof(*t));
+
+	if (t) {
+		t->task.work = gw_free_work;
+		t->task.done = gw_free_done;
+		t->c = c;
+		if (gw_task_start(&t->task) == 0)
+			return;
+		free(t);
+	}
+	gw_ctrlr_teardown(c);
 }
 
 /*

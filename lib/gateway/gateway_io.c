@@ -156,8 +156,11 @@ static void gw_io_complete(struct bdev_io *io, uint16_t status)
 {
 	if (status && !GW_IO_STATUS(io))
 		GW_IO_STATUS(io) = status;
-	if (--GW_IO_PIECES(io) == 0 && !(GW_IO_STATUS(io) && gw_io_retry(io, (uint16_t)GW_IO_STATUS(io))))
-		io->cb(io, (int)GW_IO_STATUS(io));
+	if (--GW_IO_PIECES(io) > 0)
+		return;
+	if (GW_IO_STATUS(io) && gw_io_retry(io, (uint16_t)GW_IO_STATUS(io)))
+		return;
+	io->cb(io, (int)GW_IO_STATUS(io));
 }
 
 static void gw_io_done(void *arg, const struct nvfab_cpl *cpl)

@@ -50,6 +50,8 @@ int host_ctrlr_admin_exec(struct nvfab_ctrlr *ctrlr, const struct nvme_sqe *sqe,
 		return -ENOTCONN;
 	if (ctrlr->admin.state == HOST_QP_CONNECTING)
 		tmo = host_ms_until(ctrlr->setup_deadline_ns);
+	if (ctrlr->shutdown_deadline_ns && host_ms_until(ctrlr->shutdown_deadline_ns) < tmo)
+		tmo = host_ms_until(ctrlr->shutdown_deadline_ns);
 	return host_qpair_exec(&ctrlr->admin, sqe, xfer, buf, len, cpl, tmo);
 }
 
@@ -125,6 +127,8 @@ static int wait_csts(struct nvfab_ctrlr *ctrlr, uint32_t mask, uint32_t want, ui
 
 	if (ctrlr->admin.state == HOST_QP_CONNECTING && ctrlr->setup_deadline_ns < deadline)
 		deadline = ctrlr->setup_deadline_ns;
+	if (ctrlr->shutdown_deadline_ns && ctrlr->shutdown_deadline_ns < deadline)
+		deadline = ctrlr->shutdown_deadline_ns;
 
 	for (;;) {
 		uint64_t csts;
@@ -474,7 +478,9 @@ struct nvfab_ctrlr *nvfab_ctrlr_connect(const struct nvfab_trid *trid,
 static void ctrlr_shutdown(struct nvfab_ctrlr *ctrlr)
 {
 	uint32_t tmo = HOST_SHUTDOWN_TIMEOUT_MS;
+	struct nvfab_error err = {0};
 	uint64_t cc;
+	int rc;
 
 	if (ctrlr->admin.state != HOST_QP_LIVE)
 		return;
@@ -482,15 +488,21 @@ static void ctrlr_shutdown(struct nvfab_ctrlr *ctrlr)
 		tmo = ctrlr->id->rtd3e / 1000;
 	if (tmo > 30000)
 		tmo = 30000;
-	if (prop_get(ctrlr, NVMF_PROP_CC, false, &cc, NULL))
-		return;
-	cc &= ~((uint64_t)NVME_CC_SHN_MASK << NVME_CC_SHN_SHIFT);
-	cc |= NVME_SET(NVME_CC_SHN_NORMAL, CC_SHN);
-	if (prop_set(ctrlr, NVMF_PROP_CC, cc, NULL))
-		return;
-	if (wait_csts(ctrlr, (uint32_t)NVME_CSTS_SHST_MASK << NVME_CSTS_SHST_SHIFT,
-		      (uint32_t)NVME_CSTS_SHST_CMPLT << NVME_CSTS_SHST_SHIFT, tmo, "shut down", NULL))
-		log_warn("%s: shutdown did not complete; disconnecting anyway", ctrlr->trid.subnqn);
+	ctrlr->shutdown_deadline_ns = host_now_ns() + (uint64_t)tmo * 1000000ull;
+	rc = prop_get(ctrlr, NVMF_PROP_CC, false, &cc, &err);
+	if (rc == 0) {
+		cc &= ~((uint64_t)NVME_CC_SHN_MASK << NVME_CC_SHN_SHIFT);
+		cc |= NVME_SET(NVME_CC_SHN_NORMAL, CC_SHN);
+		rc = prop_set(ctrlr, NVMF_PROP_CC, cc, &err);
+	}
+	if (rc == 0)
+		rc = wait_csts(ctrlr, (uint32_t)NVME_CSTS_SHST_MASK << NVME_CSTS_SHST_SHIFT,
+			       (uint32_t)NVME_CSTS_SHST_CMPLT << NVME_CSTS_SHST_SHIFT, tmo, "shut down",
+			       &err);
+	ctrlr->shutdown_deadline_ns = 0;
+	if (rc)
+		log_warn("%s: shutdown did not complete (%s); disconnecting anyway",
+			 ctrlr->trid.subnqn, err.msg);
 }
 
 void nvfab_ctrlr_disconnect(struct nvfab_ctrlr *ctrlr)

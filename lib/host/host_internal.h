@@ -157,6 +157,10 @@ struct nvfab_ctrlr {
 	 * properties, Identify) ends by then, so that one attempt cannot outlast connect_timeout
 	 * nor ctrl_loss_tmo, whatever a slow or half-dead target does. */
 	uint64_t setup_deadline_ns;
+	/* While shutting down (nvfab_ctrlr_disconnect()): the whole CC.SHN handshake ends by
+	 * then, so that a silent controller holds a disconnect for the shutdown timeout, not for
+	 * an admin command timeout per step. 0 otherwise. */
+	uint64_t shutdown_deadline_ns;
 	uint32_t max_xfer;
 	uint32_t icd_size;
 	uint32_t max_queue_size;

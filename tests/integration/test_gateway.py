@@ -1271,3 +1271,44 @@ def test_backend_status_without_dnr_is_retried_after_its_crd_delay(tmp_path):
         assert gw.stop() == 0, gw.read_log()[-3000:]
         assert be.stop() == 0, be.read_log()[-3000:]
         proxy.close()
+
+
+def test_detach_from_a_silent_backend_holds_nothing_else(tmp_path):
+    """bdev_nvme_detach_controller when the backend has gone silent (SIGSTOP: the connection
+    stays up, nothing answers): the shutdown handshake with it waits off the control loop,
+    so the call is answered at once, other RPCs are served, and the name can be attached
+    again; a stop with a silent backend takes the shutdown timeout (5 s), not an admin
+    command timeout per step (30 s each)."""
+    import signal
+    import time
+    be = backend(tmp_path, with_file=False)
+    gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
+    stopped = False
+    try:
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port)))
+        os.kill(be.proc.pid, signal.SIGSTOP)
+        stopped = True
+        t0 = time.monotonic()
+        assert ok(gw.rpc("bdev_nvme_detach_controller", {"name": "Remote0"})) is True
+        assert ok(gw.rpc("bdev_get_bdevs")) == []
+        took = time.monotonic() - t0
+        assert took < 2 * harness.TIME_SLACK, took
+        os.kill(be.proc.pid, signal.SIGCONT)
+        stopped = False
+        assert ok(gw.rpc("bdev_nvme_attach_controller", attach_json(be.port))) == ["Remote0n1", "Remote0n2"]
+        # The first controller's shutdown handshake ends now that the backend answers.
+        assert harness.wait_for(lambda: len(ok(be.rpc("nvmf_subsystem_get_controllers",
+                                                      {"nqn": BACKEND_NQN}))) == 1, 10)
+        os.kill(be.proc.pid, signal.SIGSTOP)
+        stopped = True
+        t0 = time.monotonic()
+        rc = gw.stop(timeout=60)
+        took = time.monotonic() - t0
+        assert rc == 0, gw.read_log()[-3000:]
+        assert took < 5 + 5 * harness.TIME_SLACK, took
+        assert "shutdown did not complete (Property Get 0x14: Connection timed out); disconnecting anyway" in gw.read_log()
+    finally:
+        if stopped:
+            os.kill(be.proc.pid, signal.SIGCONT)
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        assert be.stop() == 0, be.read_log()[-3000:]

@@ -22,7 +22,8 @@
  * out as it sent them (BDEV_IO_NVME: opcode and command dwords unchanged, FUA included); data
  * moves between the front-end request's buffer and the backend socket without a copy in
  * nvfabd (writes are sent from the buffer the host's data was received into; reads are received
- * into the buffer the front end sends from). The backend's NVMe status goes back unchanged; a
+ * into the buffer the front end sends from). The backend's NVMe status goes back unchanged
+ * (one that allows a retry is retried first, bdev_retry_count times, as SPDK does); a
  * command that the backend connection lost is held and resent on reconnect (libnvfab) until
  * ctrlr_loss_timeout_sec, then fails with a path error that a host retries.
  */

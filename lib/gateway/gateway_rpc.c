@@ -90,9 +90,8 @@ static const struct rpc_param gw_rpc_attach_params[] = {
  * bdev_nvme_set_options: the module-wide settings of SPDK's NVMe bdev module that mean
  * something here (keep-alive timeout, the defaults of attach's reconnect settings, the TCP
  * connect timeout, the DH-HMAC-CHAP hashes and groups offered, how often I/O that failed with
- * a status allowing it is retried), with SPDK's defaults; the others
- * are accepted and ignored. As in SPDK, it
- * is refused once a controller is attached.
+ * a status allowing it is retried), with SPDK's defaults; the others are accepted and
+ * ignored. As in SPDK, it is refused once a controller is attached.
  */
 struct gw_module_opts {
 	int32_t keep_alive_timeout_ms;

@@ -100,6 +100,9 @@ struct gw_ctrlr {
 	 * create and drop channels concurrently: the list is guarded (control path only). */
 	pthread_mutex_t queues_lock;
 	struct gw_queue *queues;
+	/* Connection attempts of queues that went meanwhile, still running on their threads
+	 * (gateway_io.c); the controller's connection is released only when none is left. */
+	atomic_int abandoned_connects;
 	struct list_node link;
 };
 

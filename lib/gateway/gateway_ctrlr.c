@@ -266,6 +266,10 @@ static void gw_ns_sync_all(void *arg)
  * (a shutdown handshake: up to the shutdown timeout when the backend is silent), the memory. */
 static void gw_ctrlr_teardown(struct gw_ctrlr *c)
 {
+	const struct timespec nap = {0, 10 * 1000 * 1000};
+
+	while (atomic_load(&c->abandoned_connects) > 0)
+		nanosleep(&nap, NULL); /* each ends within connect_timeout_ms */
 	if (c->admin_running) {
 		atomic_store(&c->stop, true);
 		pthread_join(c->admin_thread, NULL);

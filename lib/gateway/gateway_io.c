@@ -44,14 +44,11 @@ struct gw_queue {
 	 * A new queue pair is connected on a thread of its own: connecting takes round trips
 	 * (TCP, ICReq, Fabrics Connect, maybe authentication), up to connect_timeout_ms when the
 	 * backend does not answer, and the reactor serves other hosts and namespaces meanwhile.
-	 * The thread reports through connect_fd; its result is read after pthread_join.
+	 * The thread reports through connect_fd (struct gw_connect_job).
 	 */
-	bool connecting;
-	pthread_t connector;
+	struct gw_connect_job *connecting;      /* NULL when no attempt is under way */
 	int connect_fd;                 /* eventfd, watched by the loop */
 	struct evloop_handler connect_handler;
-	struct nvfab_qpair *connected_qp;       /* the connector's result; NULL: connect_err */
-	struct nvfab_error connect_err;
 	/* I/O that found the queue full, oldest first, linked through bdev_io.priv[0]. */
 	struct bdev_io *wait_head, *wait_tail;
 	/* I/O to send again after a status that allows it (SPDK's bdev_retry_count), linked
@@ -60,6 +57,25 @@ struct gw_queue {
 	struct bdev_io *retry_head;
 	struct gw_queue *next;          /* the controller's queues */
 	struct evloop_deferred free_later;      /* its events in this loop batch are stale */
+};
+
+/*
+ * One connection attempt. The reactor joins the thread when it reports; a queue that goes
+ * while the attempt still waits on the backend abandons it instead of waiting (up to
+ * connect_timeout_ms, with the reactor's other hosts stalled): the thread then closes what it
+ * made, frees the job, and tells the controller last (its teardown waits for abandoned
+ * attempts, which use its connection). Whoever of the two comes second, by the atomic
+ * exchange of state, cleans up.
+ */
+enum gw_connect_state { GW_CONNECT_RUNNING, GW_CONNECT_REPORTED, GW_CONNECT_ABANDONED };
+
+struct gw_connect_job {
+	struct gw_ctrlr *ctrlr;
+	int report_fd;                  /* the queue's connect_fd; written unless abandoned */
+	pthread_t thread;
+	atomic_int state;
+	struct nvfab_qpair *qp;         /* the result; NULL: err says why */
+	struct nvfab_error err;
 };
 
 struct gw_channel {
@@ -440,15 +456,40 @@ static void gw_queue_event(void *arg, uint32_t events)
 
 static void *gw_queue_connector(void *arg)
 {
-	struct gw_queue *q = arg;
+	struct gw_connect_job *job = arg;
+	struct gw_ctrlr *c = job->ctrlr;
 	uint64_t one = 1;
 
 	pthread_setname_np(pthread_self(), "gw-connect");
-	q->connected_qp = nvfab_qpair_create(q->ctrlr->ctrlr, NULL, &q->connect_err);
-	if (write(q->connect_fd, &one, sizeof(one)) < 0)
-		log_error("gateway %s: cannot report a connected I/O queue: %s",
-			  q->ctrlr->params.name, strerror(errno));
+	job->qp = nvfab_qpair_create(c->ctrlr, NULL, &job->err);
+	if (atomic_exchange(&job->state, GW_CONNECT_REPORTED) == GW_CONNECT_ABANDONED) {
+		nvfab_qpair_destroy(job->qp);
+		free(job);
+		atomic_fetch_sub(&c->abandoned_connects, 1); /* the last use of c */
+		return NULL;
+	}
+	if (write(job->report_fd, &one, sizeof(one)) < 0)
+		log_error("gateway %s: cannot report a connected I/O queue: %s", c->params.name,
+			  strerror(errno));
 	return NULL;
+}
+
+/* The last channel went during an attempt (teardown only). */
+static void gw_queue_abandon_connect(struct gw_queue *q)
+{
+	struct gw_connect_job *job = q->connecting;
+
+	q->connecting = NULL;
+	atomic_fetch_add(&q->ctrlr->abandoned_connects, 1);
+	if (atomic_exchange(&job->state, GW_CONNECT_ABANDONED) == GW_CONNECT_RUNNING) {
+		pthread_detach(job->thread); /* it cleans up */
+		return;
+	}
+	/* It reported (or is about to write its report): join it, close what it made. */
+	atomic_fetch_sub(&q->ctrlr->abandoned_connects, 1);
+	pthread_join(job->thread, NULL);
+	nvfab_qpair_destroy(job->qp);
+	free(job);
 }
 
 /*
@@ -458,47 +499,58 @@ static void *gw_queue_connector(void *arg)
  */
 static void gw_queue_connect(struct gw_queue *q)
 {
+	struct gw_connect_job *job = calloc(1, sizeof(*job));
 	pthread_attr_t attr;
 	cpu_set_t control;
 	int rc;
 
 	q->revive_at_ms = evloop_now_ns() / 1000000 + 1000;
-	q->connected_qp = NULL;
+	if (!job) {
+		log_error("gateway %s: cannot start connecting an I/O queue: out of memory",
+			  q->ctrlr->params.name);
+		return;
+	}
+	job->ctrlr = q->ctrlr;
+	job->report_fd = q->connect_fd;
+	atomic_init(&job->state, GW_CONNECT_RUNNING);
 	pthread_attr_init(&attr);
 	if (sched_getaffinity(getpid(), sizeof(control), &control) == 0)
 		pthread_attr_setaffinity_np(&attr, sizeof(control), &control);
-	rc = pthread_create(&q->connector, &attr, gw_queue_connector, q);
+	rc = pthread_create(&job->thread, &attr, gw_queue_connector, job);
 	pthread_attr_destroy(&attr);
 	if (rc) {
 		log_error("gateway %s: cannot start connecting an I/O queue: %s",
 			  q->ctrlr->params.name, strerror(rc));
+		free(job);
 		return;
 	}
-	q->connecting = true;
+	q->connecting = job;
 }
 
 /* The connector ended: the new queue pair takes over, or the waiting I/O fails. */
 static void gw_queue_connect_done(void *arg, uint32_t events)
 {
 	struct gw_queue *q = arg;
+	struct gw_connect_job *job = q->connecting;
 	uint64_t v;
 
 	(void)events;
-	if (read(q->connect_fd, &v, sizeof(v)) < 0 || !q->connecting)
+	if (read(q->connect_fd, &v, sizeof(v)) < 0 || !job)
 		return;
-	pthread_join(q->connector, NULL);
-	q->connecting = false;
-	if (!q->connected_qp) {
+	pthread_join(job->thread, NULL);
+	q->connecting = NULL;
+	if (!job->qp) {
 		if (!q->revive_error_logged)
 			log_error("gateway %s: no I/O queue to the backend on %s yet: %s",
-				  q->ctrlr->params.name, evloop_name(q->loop), q->connect_err.msg);
+				  q->ctrlr->params.name, evloop_name(q->loop), job->err.msg);
+		free(job);
 		q->revive_error_logged = true;
 		gw_wait_drain(q); /* fails what waited, with a path error */
 		return;
 	}
 	q->revive_error_logged = false;
-	q->qp = q->connected_qp;
-	q->connected_qp = NULL;
+	q->qp = job->qp;
+	free(job);
 	q->lost = false;
 	if (q->ever_connected)
 		log_notice("gateway %s: I/O queue %u to the backend on %s again", q->ctrlr->params.name,
@@ -593,12 +645,8 @@ static void gw_queue_put(struct gw_queue *q)
 		evloop_defer_cancel(&q->flush);
 	if (q->fd >= 0)
 		evloop_del_fd(q->loop, &q->handler);
-	if (q->connecting) {
-		/* The last channel went during a connect: wait for it (up to connect_timeout_ms,
-		 * only when the backend does not answer), then close what it made. */
-		pthread_join(q->connector, NULL);
-		nvfab_qpair_destroy(q->connected_qp);
-	}
+	if (q->connecting)
+		gw_queue_abandon_connect(q);
 	evloop_del_fd(q->loop, &q->connect_handler);
 	close(q->connect_fd);
 	/* The last channel goes with no I/O in flight; anything still waiting fails. */

@@ -1312,3 +1312,52 @@ def test_detach_from_a_silent_backend_holds_nothing_else(tmp_path):
             os.kill(be.proc.pid, signal.SIGCONT)
         assert gw.stop() == 0, gw.read_log()[-3000:]
         assert be.stop() == 0, be.read_log()[-3000:]
+
+
+def test_namespace_removed_while_its_backend_queue_connects(tmp_path):
+    """A reactor's backend I/O queue whose first connect ran out its timeout (the backend
+    accepts I/O queue connections and says nothing) is connected again every second. When the
+    namespace leaves its subsystem during such an attempt, its channel and queue go: the
+    reactor does not wait for the attempt (up to tcp_connect_timeout_ms) meanwhile, so a host
+    of a local namespace on the same reactor is served; the attempt's thread closes what it
+    made, and a detach and a stop afterwards wait for it."""
+    import time
+    local_nqn = "nqn.2026-12.io.nvfab:gateway-local"
+    be = backend(tmp_path, with_file=False)
+    proxy = HoldingProxy(be.port, forwarded=1)  # the admin queue only
+    gw = harness.Target(args=["-m", "0x1"], tmpdir=str(tmp_path / "gateway"))
+    try:
+        ok(gw.rpc("bdev_nvme_set_options", {"tcp_connect_timeout_ms": 3000}))
+        ok(gw.rpc("bdev_nvme_attach_controller", attach_json(proxy.port)))
+        port = harness.free_port()
+        export(gw, ["Remote0n1"], port)
+        ok(gw.rpc("bdev_null_create", {"name": "Local0", "num_blocks": 4096, "block_size": 4096}))
+        ok(gw.rpc("nvmf_create_subsystem", {"nqn": local_nqn, "allow_any_host": True}))
+        ok(gw.rpc("nvmf_subsystem_add_ns", {"nqn": local_nqn, "namespace": {"bdev_name": "Local0"}}))
+        ok(gw.rpc("nvmf_subsystem_add_listener", {"nqn": local_nqn, "listen_address": {
+            "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1", "trsvcid": str(port)}}))
+        ladmin, lio, _ = n.connect_io(port, local_nqn)
+        admin, io, _ = n.connect_io(port, GW_NQN)
+        io.s.settimeout(30)
+        st, _ = io.read(1, 0, 4096)     # waits for the first connect, which runs out
+        assert st & 0x7FF == 0x370, hex(st)
+        admin.close()
+        io.close()
+        time.sleep(0.3)                 # the next attempt is under way (one a second)
+        ok(gw.rpc("nvmf_subsystem_remove_ns", {"nqn": GW_NQN, "nsid": 1}))
+        t0, worst = time.monotonic(), 0.0
+        while time.monotonic() - t0 < 2.0:
+            t = time.monotonic()
+            assert lio.read(1, 0, 4096)[0] == 0
+            worst = max(worst, time.monotonic() - t)
+        assert worst < 0.5 * harness.TIME_SLACK, \
+            f"a local read took {worst:.2f} s while the removed namespace's queue connected"
+        assert ok(gw.rpc("bdev_nvme_detach_controller", {"name": "Remote0"})) is True
+        for c in (lio, ladmin):
+            c.close()
+        assert gw.alive()
+    finally:
+        proxy.release()
+        assert gw.stop() == 0, gw.read_log()[-3000:]
+        be.stop()
+        proxy.close()

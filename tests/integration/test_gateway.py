@@ -796,13 +796,13 @@ def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):
         be.stop()
 
 
-class HoldingProxy:
-    """A TCP proxy to a backend that forwards its first `forwarded` connections and then
-    accepts new ones without a word (a backend whose I/O queue connects hang: ICReq never
-    answered), until release() lets new ones through."""
+class Proxy:
+    """A TCP proxy to a backend for the tests. Each accepted connection (numbered from 0: the
+    first is the admin queue's) is forwarded when forward(conn) says so, else held open without
+    a word; relay(a, b, conn, from_backend) moves one direction's bytes (harness.pump here)."""
 
-    def __init__(self, to_port, forwarded=1):
-        self.to_port, self.left, self.held, self.open = to_port, forwarded, [], True
+    def __init__(self, to_port):
+        self.to_port, self.socks, self.held = to_port, [], []
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -810,32 +810,61 @@ class HoldingProxy:
         self.port = self.lsock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def release(self):
-        self.left = 1 << 30
+    def forward(self, conn):
+        return True
+
+    def relay(self, a, b, conn, from_backend):
+        harness.pump(a, b)
+
+    @staticmethod
+    def shut(*socks):
+        for x in socks:
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _accept(self):
-        while self.open:
+        conn = 0
+        while True:
             try:
                 c, _ = self.lsock.accept()
             except OSError:
                 return
-            if self.left <= 0:
+            if not self.forward(conn):
                 self.held.append(c)
-                continue
-            self.left -= 1
-            u = socket.create_connection(("127.0.0.1", self.to_port))
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=harness.pump, args=(a, b), daemon=True).start()
+            else:
+                u = socket.create_connection(("127.0.0.1", self.to_port))
+                self.socks += [c, u]
+                for args in ((c, u, conn, False), (u, c, conn, True)):
+                    threading.Thread(target=self.relay, args=args, daemon=True).start()
+            conn += 1
 
     def close(self):
-        self.open = False
         try:
-            self.lsock.shutdown(2)  # wakes the accepting thread
+            self.lsock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         except OSError:
             pass
         self.lsock.close()
-        for c in self.held:
+        for c in self.socks + self.held:
             c.close()
+
+
+class HoldingProxy(Proxy):
+    """Forwards its first `forwarded` connections and then accepts new ones without a word (a
+    backend whose I/O queue connects hang: ICReq never answered), until release() lets new
+    ones through."""
+
+    def __init__(self, to_port, forwarded=1):
+        self.left = forwarded
+        super().__init__(to_port)
+
+    def release(self):
+        self.left = 1 << 30
+
+    def forward(self, conn):
+        self.left -= 1
+        return self.left >= 0
 
 
 def test_backend_io_queue_connect_that_hangs_does_not_stall_the_reactor(tmp_path):
@@ -1003,57 +1032,26 @@ def test_attach_to_a_silent_backend_holds_nothing_else(tmp_path):
         silent_path.close()
 
 
-def slow_pump(a, b, delay):
-    """harness.pump, but each chunk waits `delay` seconds before it goes on."""
-    import time
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            time.sleep(delay)
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-class SlowProxy:
-    """A TCP proxy that holds every chunk for `delay` seconds each way: the backend's answers
-    come late, so a host that dies right after its commands dies with them in flight."""
+class SlowProxy(Proxy):
+    """Holds every chunk for `delay` seconds each way: the backend's answers come late, so a
+    host that dies right after its commands dies with them in flight."""
 
     def __init__(self, to_port, delay):
-        self.to_port, self.delay, self.socks = to_port, delay, []
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.delay = delay
+        super().__init__(to_port)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.to_port))
-            self.socks += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=slow_pump, args=(a, b, self.delay), daemon=True).start()
-
-    def close(self):
+    def relay(self, a, b, conn, from_backend):
+        import time
         try:
-            self.lsock.shutdown(socket.SHUT_RDWR)
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                time.sleep(self.delay)
+                b.sendall(d)
         except OSError:
             pass
-        self.lsock.close()
-        for s in self.socks:
-            s.close()
+        self.shut(a, b)
 
 
 def test_hosts_that_die_with_backend_io_in_flight(tmp_path):
@@ -1104,35 +1102,15 @@ def test_hosts_that_die_with_backend_io_in_flight(tmp_path):
         proxy.close()
 
 
-class PduProxy:
-    """A TCP proxy to a backend that reads the NVMe/TCP PDUs both ways and hands each to
-    edit(conn, from_backend, pdu) (conn: 0 for the first connection, the admin queue's), which
-    may change the bytearray before it goes on. Calls are serialised."""
+class PduProxy(Proxy):
+    """Reads the NVMe/TCP PDUs both ways and hands each to edit(conn, from_backend, pdu),
+    which may change the bytearray before it goes on. Calls are serialised (self.lock)."""
 
     def __init__(self, to_port, edit):
-        self.to_port, self.edit, self.socks = to_port, edit, []
-        self.lock = threading.Lock()
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.edit, self.lock = edit, threading.Lock()
+        super().__init__(to_port)
 
-    def _accept(self):
-        conn = 0
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.to_port))
-            self.socks += [c, u]
-            threading.Thread(target=self._pdus, args=(c, u, conn, False), daemon=True).start()
-            threading.Thread(target=self._pdus, args=(u, c, conn, True), daemon=True).start()
-            conn += 1
-
-    def _pdus(self, a, b, conn, from_backend):
+    def relay(self, a, b, conn, from_backend):
         def take(k):
             buf = b""
             while len(buf) < k:
@@ -1150,20 +1128,7 @@ class PduProxy:
                 b.sendall(pdu)
         except (OSError, EOFError):
             pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        try:
-            self.lsock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.lsock.close()
-        for s in self.socks:
-            s.close()
+        self.shut(a, b)
 
 
 SC_TRANSIENT_TRANSPORT = 0x22

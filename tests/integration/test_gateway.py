@@ -5,10 +5,12 @@ backend's status codes unchanged, save_config, and the rules of detaching."""
 import contextlib
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -146,7 +148,6 @@ def test_reset_controller_during_verified_io(tmp_path):
     """SPDK's bdev_nvme_reset_controller, twice, while a verified randrw run goes through the
     gateway: the backend controller is a new one each time (its cntlid changes), the I/O in
     flight is resent, and the run ends without an error."""
-    import time
     be = backend(tmp_path, with_file=False)
     gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
     p = None
@@ -333,7 +334,6 @@ def test_backend_killed_and_restarted_no_acknowledged_write_lost(tmp_path):
     host sees no error, only delays, and every write it saw acknowledged is on the file."""
     import random
     import threading
-    import time
     path = str(tmp_path / "backend.img")
     with open(path, "wb") as f:
         f.truncate(16 << 20)
@@ -420,7 +420,6 @@ def test_backend_gone_for_good_fails_io_with_a_path_error(tmp_path):
     """The backend dies and does not come back: once ctrlr_loss_timeout_sec passes, the host's
     I/O fails with a path error (0x370, no DNR: a host retries or fails over), nothing hangs,
     the controller shows "failed", and the gateway still exits cleanly."""
-    import time
     be = backend(tmp_path, with_file=False)
     gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
     try:
@@ -524,7 +523,6 @@ def storage_and_gateway(tmp_path, prefix, storage_addrs="10.201.2.2", settings=(
 def test_backend_link_cut_shorter_than_the_loss_timeout(tmp_path, topology):
     """The gateway-storage link goes down for 3 s during a verified randrw run through the
     gateway (ctrlr_loss_timeout_sec 10): the run finishes with no I/O error and no mismatch."""
-    import time
     with storage_and_gateway(tmp_path, topology, ctrlr_loss_timeout_sec=10,
                              reconnect_delay_sec=1) as (st, gw, procs):
         p = host_perf(topology, "-q", "8", "-o", "4096", "-w", "randrw", "--verify", "-t", "10")
@@ -562,7 +560,6 @@ def test_failover_when_the_active_path_is_cut(tmp_path, topology):
     failover path (a second attach call with the same name). The active path's link is cut
     for good during a verified randrw run: the gateway moves to the other path, resends what
     was in flight there, and the run finishes with no I/O error and no mismatch."""
-    import time
     with storage_and_gateway(tmp_path, topology, ["10.201.2.2", "10.201.3.2"], [FAST_KEEP_ALIVE],
                              ctrlr_loss_timeout_sec=30, reconnect_delay_sec=1,
                              multipath="failover") as (st, gw, procs):
@@ -598,7 +595,6 @@ def test_link_cut_longer_than_the_loss_timeout_then_recovery(tmp_path, topology)
     """The only path's link is cut for longer than ctrlr_loss_timeout_sec (3 s): the host's I/O
     fails with errors after that (no hang: the run ends on time), and when the link returns
     the gateway connects again by itself and a verified run through it is clean."""
-    import time
     if harness.UNDER_VALGRIND:
         pytest.skip("timing of keep-alive and the loss timeout; the same paths run under ASan")
 
@@ -751,7 +747,6 @@ def test_fast_io_fail_then_recovery_when_the_backend_returns(tmp_path):
     I/O fails with a path error after ~2 s and new I/O fails at once, while the gateway keeps
     reconnecting; when the backend is back, I/O through the gateway works again, with the data
     written before the outage (file backend)."""
-    import time
     path = str(tmp_path / "backend.img")
     with open(path, "wb") as f:
         f.truncate(16 << 20)
@@ -873,7 +868,6 @@ def test_backend_io_queue_connect_that_hangs_does_not_stall_the_reactor(tmp_path
     out its timeout (tcp_connect_timeout_ms) off the reactor: a host of a local namespace on
     the same reactor is served meanwhile, the waiting I/O fails with a path error at the
     timeout, and once the backend answers again the next I/O connects and succeeds."""
-    import time
     local_nqn = "nqn.2026-12.io.nvfab:gateway-local"
     be = backend(tmp_path, with_file=False)
     proxy = HoldingProxy(be.port, forwarded=1)  # the admin queue only
@@ -938,7 +932,6 @@ def test_attach_to_a_silent_backend_holds_nothing_else(tmp_path):
     refused as busy (attach, detach, reset), and the waiting client's next request is answered
     right after its attach, in order. A client that leaves before its answer, and a stop while
     an attach waits, leave nothing behind."""
-    import time
     be = backend(tmp_path, with_file=False)
     silent = HoldingProxy(be.port, forwarded=0)
     silent_path = HoldingProxy(be.port, forwarded=0)
@@ -1041,7 +1034,6 @@ class SlowProxy(Proxy):
         super().__init__(to_port)
 
     def relay(self, a, b, conn, from_backend):
-        import time
         try:
             while True:
                 d = a.recv(65536)
@@ -1204,7 +1196,6 @@ def test_backend_status_without_dnr_is_retried_after_its_crd_delay(tmp_path):
             rewrite["done"] += 1
 
     def write_with(proxy, io, times, status):
-        import time
         with proxy.lock:
             rewrite.update(left=times, status=status, done=0)
         t0 = time.monotonic()
@@ -1244,8 +1235,6 @@ def test_detach_from_a_silent_backend_holds_nothing_else(tmp_path):
     so the call is answered at once, other RPCs are served, and the name can be attached
     again; a stop with a silent backend takes the shutdown timeout (5 s), not an admin
     command timeout per step (30 s each)."""
-    import signal
-    import time
     be = backend(tmp_path, with_file=False)
     gw = harness.Target(tmpdir=str(tmp_path / "gateway"))
     stopped = False
@@ -1286,7 +1275,6 @@ def test_namespace_removed_while_its_backend_queue_connects(tmp_path):
     reactor does not wait for the attempt (up to tcp_connect_timeout_ms) meanwhile, so a host
     of a local namespace on the same reactor is served; the attempt's thread closes what it
     made, and a detach and a stop afterwards wait for it."""
-    import time
     local_nqn = "nqn.2026-12.io.nvfab:gateway-local"
     be = backend(tmp_path, with_file=False)
     proxy = HoldingProxy(be.port, forwarded=1)  # the admin queue only

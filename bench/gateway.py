@@ -38,6 +38,7 @@ round (an A/B of a change to the gateway's path, immune to the machine's drift b
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -183,11 +184,18 @@ def run_mode(args, mode, loads, res):
                 p.wait(15)
 
 
+def draw(gp):
+    """Runs gnuplot on a script, or says it could not."""
+    if shutil.which("gnuplot"):
+        subprocess.run(["gnuplot", gp], check=True)
+    else:
+        print(f"# gnuplot missing: {gp} not drawn")
+
+
 def plot(outdir, modes, loads, med):
     """Hop latency per workload (the gateway's, and with --floor a byte relay's on the same
     cores; from median latencies, which one stall of the VM does not move) and the gateway's
     CPU per I/O, per mode."""
-    import shutil
     os.makedirs(outdir, exist_ok=True)
     relayed = [m for m in modes if all((m, load, "relay") in med for load in loads)]
     cols = [(m, "hop") for m in modes] + [(m, "cpu") for m in modes] + [(m, "relay") for m in relayed]
@@ -236,10 +244,7 @@ set logscale y
 set grid ytics
 plot {", ".join(series)}
 """)
-        if shutil.which("gnuplot"):
-            subprocess.run(["gnuplot", gp], check=True)
-        else:
-            print(f"# gnuplot missing: {gp} not drawn")
+        draw(gp)
 
 
 def print_over_relay(res, med, loads, mode):
@@ -284,7 +289,6 @@ def queueing(res, loads, mode):
 def plot_queueing(outdir, mode, loads, res):
     """The gateway's latency over the relay's against QD x its extra CPU per I/O, per workload
     and queue depth (with --floor and more than one QD of a size)."""
-    import shutil
     rows = queueing(res, loads, mode)
     groups = sorted({(w, size) for (w, size, _), _, _ in rows}, key=lambda g: (g[1], g[0]))
     dat = os.path.join(outdir, f"gateway_queueing_{mode}.dat")
@@ -313,10 +317,7 @@ set grid
 set key below
 plot {", ".join(series)}
 """)
-    if shutil.which("gnuplot"):
-        subprocess.run(["gnuplot", gp], check=True)
-    else:
-        print(f"# gnuplot missing: {gp} not drawn")
+    draw(gp)
 
 
 def main():

@@ -7,6 +7,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_daemons():
+    """Whatever a test did not stop (it failed before its cleanup) is killed after it."""
+    yield
+    harness.end_leftovers()
+
+
 @pytest.fixture
 def target(tmp_path):
     """nvfabd with one 64 MiB RAM namespace (4 KiB blocks) on a free port."""

@@ -120,6 +120,21 @@ def simple_config(port, bdevs=(("ram", "Malloc0", 16384, 4096),), subnqn=SUBNQN,
     return {"subsystems": [{"subsystem": "bdev", "config": bdev_calls}, {"subsystem": "nvmf", "config": nvmf}]}
 
 
+# Daemons started and not stopped yet: a test that fails before its own cleanup leaves them to
+# the conftest, which ends them after every test (end_leftovers()).
+LIVE = set()
+
+
+def end_leftovers():
+    """Kills what a failed test left running (continued first: it may have been stopped)."""
+    for t in list(LIVE):
+        try:
+            os.kill(t.proc.pid, signal.SIGCONT)
+        except OSError:
+            pass
+        t.stop(sig=signal.SIGKILL, timeout=5)
+
+
 class Target:
     def __init__(self, config=None, args=(), tmpdir=None, netns=None):
         self.dir = tmpdir or tempfile.mkdtemp(prefix="nvfab-it-")
@@ -137,6 +152,7 @@ class Target:
             cmd += ["-c", self.config_path]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        LIVE.add(self)
         deadline = time.time() + 10
         while not os.path.exists(self.sock):
             if self.proc.poll() is not None:
@@ -210,6 +226,7 @@ class Target:
         return self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
+        LIVE.discard(self)
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

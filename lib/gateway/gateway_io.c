@@ -14,6 +14,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <nvme/types.h>
+
 #include "bdev/bdev_internal.h"
 #include "gateway/gateway.h"
 #include "spec/nvme_cmd.h"
@@ -155,10 +157,11 @@ static bool gw_io_retry(struct bdev_io *io, uint16_t status)
 {
 	struct gw_queue *q = gw_io_queue(io);
 	int32_t limit = q->ctrlr->params.bdev_retry_count;
-	unsigned int crd = (status >> 11) & 0x3;
+	unsigned int crd = (status & NVME_SC_CRD) >> 11;
 
-	if (NVFAB_STATUS_DNR(status) || NVFAB_STATUS_SCT(status) == 0x3 ||
-	    (NVFAB_STATUS_SCT(status) == 0 && NVFAB_STATUS_SC(status) == 0x07) ||
+	if (NVFAB_STATUS_DNR(status) || NVFAB_STATUS_SCT(status) == NVME_SCT_PATH ||
+	    (NVFAB_STATUS_SCT(status) == NVME_SCT_GENERIC &&
+	     NVFAB_STATUS_SC(status) == NVME_SC_ABORT_REQ) ||
 	    (limit != -1 && GW_IO_RETRIES(io) >= (uint64_t)limit))
 		return false;
 	GW_IO_RETRIES(io)++;
